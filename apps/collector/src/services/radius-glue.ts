@@ -1,0 +1,182 @@
+// The seam between @isp/network (bytes, servers, CoA client) and the collector's
+// services (policy). Everything protocol-shaped is adapted here.
+import { timingSafeEqual } from "node:crypto";
+import { parseAccountingRequest, type AcctStatus as WireAcctStatus } from "@isp/network/radius/accounting";
+import { PacketCode } from "@isp/network/radius/codec";
+import { CoaClient } from "@isp/network/radius/coa-client";
+import { mikrotikRateLimit } from "@isp/network/radius/rate-limit";
+import { createRadiusServer, type RadiusServerCounters, type RadiusServerLogEvent } from "@isp/network/radius/server";
+import type { Logger } from "../log";
+import type { DisconnectAnswer, DisconnectRequest } from "./enforcement-worker";
+import type { AcctHandler, AuthHandler, AuthRequestView } from "./radius-types";
+import type { AcctStatus } from "./session-store";
+
+export function planRateLimit(plan: { downloadKbps: number; uploadKbps: number }): string {
+  return mikrotikRateLimit({ downloadKbps: plan.downloadKbps, uploadKbps: plan.uploadKbps });
+}
+
+export interface RadiusEndpoint {
+  readonly port: number;
+  readonly counters: RadiusServerCounters & { invalidRecords: number };
+  /** Requests dropped without an answer (malformed, unknown NAS, bad secret, overload, not stored). */
+  dropped(): number;
+  close(): Promise<void>;
+}
+
+interface EndpointOptions {
+  host: string;
+  port: number;
+  secretFor: (ip: string) => string | undefined;
+  log: Logger;
+  /** Handlers running at once per server; beyond it the server drops (the NAS retransmits). */
+  inFlightMax?: number;
+}
+
+const wireStatus: Partial<Record<WireAcctStatus, AcctStatus>> = {
+  Start: "start",
+  Stop: "stop",
+  "Interim-Update": "interim",
+  "Accounting-On": "on",
+  "Accounting-Off": "off",
+};
+
+function equalText(a: string, b: string): boolean {
+  const x = Buffer.from(a, "utf8");
+  const y = Buffer.from(b, "utf8");
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function serverLog(log: Logger) {
+  return (e: RadiusServerLogEvent) => {
+    const extra = { reason: e.reason, nas: `${e.nasIp}:${e.srcPort}`, ...(e.suppressed ? { suppressed: e.suppressed } : {}) };
+    if (e.level === "error") log.error(e.message, extra);
+    else log.warn(e.message, extra);
+  };
+}
+
+function dropTotal(c: RadiusServerCounters & { invalidRecords: number }): number {
+  return (
+    c.dropMalformed +
+    c.dropUnknownNas +
+    c.dropBadAuthenticator +
+    c.dropMissingMessageAuthenticator +
+    c.dropUnexpectedCode +
+    c.dropOverload +
+    c.dropByHandler +
+    c.handlerErrors +
+    c.encodeErrors
+  );
+}
+
+export async function createAuthEndpoint(opts: EndpointOptions, handler: AuthHandler): Promise<RadiusEndpoint> {
+  const server = createRadiusServer({
+    kind: "auth",
+    host: opts.host,
+    port: opts.port,
+    secretFor: opts.secretFor,
+    log: serverLog(opts.log),
+    inFlightMax: opts.inFlightMax,
+    handler: async (req) => {
+      let credentialMatches: AuthRequestView["credentialMatches"] = null;
+      if (req.authMethod === "pap") {
+        const offered = req.papPassword();
+        if (offered !== undefined) credentialMatches = (clear) => equalText(offered, clear);
+      } else if (req.authMethod === "chap") {
+        credentialMatches = (clear) => req.verifyChap(clear);
+      }
+      const reply = await handler({ sourceIp: req.nasIp, userName: req.getString("User-Name") ?? null, credentialMatches });
+      return {
+        code: reply.code === "accept" ? PacketCode.AccessAccept : PacketCode.AccessReject,
+        attributes: reply.attributes.map((a) => [a.name, a.value] as const),
+      };
+    },
+  });
+  return endpoint(server, await server.start(), { invalidRecords: 0 });
+}
+
+export async function createAcctEndpoint(opts: EndpointOptions, handler: AcctHandler): Promise<RadiusEndpoint> {
+  const extra = { invalidRecords: 0 };
+  const server = createRadiusServer({
+    kind: "acct",
+    host: opts.host,
+    port: opts.port,
+    secretFor: opts.secretFor,
+    log: serverLog(opts.log),
+    inFlightMax: opts.inFlightMax,
+    handler: async (req) => {
+      const r = parseAccountingRequest(req.packet);
+      const status = wireStatus[r.statusType];
+      const sessionBound = status === "start" || status === "stop" || status === "interim";
+      if (!status || (sessionBound && (!r.acctSessionId || r.userName === undefined))) {
+        // Nothing we can store; no answer, so a broken NAS config is visible as drops.
+        extra.invalidRecords++;
+        opts.log.warn(`accounting record without status/session id from ${req.nasIp}; dropped`, { status: r.statusType });
+        return null;
+      }
+      const outcome = await handler({
+        sourceIp: req.nasIp,
+        record: {
+          status,
+          acctSessionId: r.acctSessionId ?? "",
+          username: r.userName ?? "",
+          sessionTimeS: r.sessionTime ?? 0,
+          inputOctets: r.inputOctets,
+          outputOctets: r.outputOctets,
+          framedIp: r.framedIp ?? null,
+          callingStationId: r.callingStationId ?? null,
+          nasPortId: r.nasPortId ?? null,
+          terminateCause: r.terminateCause ?? null,
+          delayTimeS: r.delayTime,
+        },
+      });
+      return outcome === "ack" ? { code: PacketCode.AccountingResponse } : null;
+    },
+  });
+  return endpoint(server, await server.start(), extra);
+}
+
+function endpoint(
+  server: ReturnType<typeof createRadiusServer>,
+  boundPort: number,
+  extra: { invalidRecords: number },
+): RadiusEndpoint {
+  const counters = Object.assign(server.counters, extra);
+  return {
+    port: boundPort,
+    counters,
+    dropped: () => dropTotal(Object.assign(server.counters, extra)),
+    close: () => server.stop(),
+  };
+}
+
+export interface DisconnectSenderHandle {
+  send: (req: DisconnectRequest) => Promise<DisconnectAnswer>;
+  close(): Promise<void>;
+}
+
+/**
+ * One CoaClient (one socket) for every Disconnect: per-router identifiers bounded by
+ * inFlightMax, extra requests wait in the client's queue (bounded by the worker's own
+ * inFlightMax anyway).
+ */
+export function createDisconnectSender(opts: { timeoutMs?: number; retries?: number; inFlightMax?: number; log: Logger }): DisconnectSenderHandle {
+  const client = new CoaClient({ inFlightPerDestinationMax: Math.min(256, opts.inFlightMax ?? 64), queueMax: 4096 });
+  return {
+    async send(req) {
+      const attributes: [string, string][] = [["User-Name", req.userName]];
+      if (req.acctSessionId) attributes.push(["Acct-Session-Id", req.acctSessionId]);
+      if (req.framedIp) attributes.push(["Framed-IP-Address", req.framedIp]);
+      if (req.nasIpAddress) attributes.push(["NAS-IP-Address", req.nasIpAddress]);
+      const r = await client.disconnect({
+        host: req.host,
+        port: req.port,
+        secret: req.secret,
+        attributes,
+        timeoutMs: opts.timeoutMs ?? 2000,
+        retries: opts.retries ?? 2,
+      });
+      return { outcome: r.outcome, errorCause: r.errorCause ?? null, latencyMs: Math.round(r.latencyMs) };
+    },
+    close: () => client.close(),
+  };
+}

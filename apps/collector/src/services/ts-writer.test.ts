@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { createTsWriter, QueueFullError, WriterStoppedError, type TsBatch, type UsageRow } from "./ts-writer";
+
+const usage = (n: number): UsageRow[] =>
+  Array.from({ length: n }, (_, i) => ({ time: new Date(0), subscriberId: i, routerId: 1, inputOctets: 1n, outputOctets: 2n }));
+
+function recordingSink(opts: { delayMs?: number; failFirst?: boolean } = {}) {
+  const batches: TsBatch[] = [];
+  let calls = 0;
+  let release: (() => void) | null = null;
+  const sink = async (batch: TsBatch) => {
+    calls++;
+    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    if (release === null && opts.delayMs === -1) await new Promise<void>((r) => (release = r));
+    if (opts.failFirst && calls === 1) throw new Error("db down");
+    batches.push(batch);
+  };
+  return { sink, batches, release: () => release?.() };
+}
+
+describe("ts-writer", () => {
+  it("coalesces enqueues inside one flush interval into one batch and resolves on commit", async () => {
+    const { sink, batches } = recordingSink();
+    const w = createTsWriter(sink, { flushIntervalMs: 20, batchRowsMax: 100, queueRowsMax: 1000 });
+    let resolved = 0;
+    const ps = [1, 2, 3].map(() => w.enqueue({ usage: usage(2) }).then(() => resolved++));
+    expect(resolved).toBe(0);
+    await Promise.all(ps);
+    expect(resolved).toBe(3);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.usage).toHaveLength(6);
+    expect(w.counters.committedRows).toBe(6);
+  });
+
+  it("flushes at batchRowsMax without waiting for the timer, never splitting one enqueue", async () => {
+    const { sink, batches } = recordingSink();
+    const w = createTsWriter(sink, { flushIntervalMs: 60_000, batchRowsMax: 5, queueRowsMax: 100 });
+    const started = Date.now();
+    const first = w.enqueue({ usage: usage(3) });
+    const second = w.enqueue({ usage: usage(3) });
+    // 6 rows >= batchRowsMax triggers a flush at once; 3 + 3 > 5, so it takes only the
+    // first enqueue, and the remainder waits for its timer (or an explicit flush).
+    await first;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(batches).toHaveLength(1);
+    await w.flush();
+    await second;
+    expect(batches.map((b) => b.usage.length)).toEqual([3, 3]);
+    await w.stop();
+  });
+
+  it("rejects with QueueFullError when queueRowsMax would be exceeded, and accepts again after drain", async () => {
+    const { sink } = recordingSink({ delayMs: 30 });
+    const w = createTsWriter(sink, { flushIntervalMs: 5, batchRowsMax: 10, queueRowsMax: 10 });
+    const ok = w.enqueue({ usage: usage(8) });
+    await expect(w.enqueue({ usage: usage(3) })).rejects.toBeInstanceOf(QueueFullError);
+    expect(w.counters.rejectedFull).toBe(1);
+    await ok;
+    await expect(w.enqueue({ usage: usage(3) })).resolves.toBeUndefined();
+    await w.stop();
+  });
+
+  it("rejects every promise of a failed batch (so no ACK is sent) and keeps working", async () => {
+    const { sink, batches } = recordingSink({ failFirst: true });
+    const w = createTsWriter(sink, { flushIntervalMs: 5, batchRowsMax: 100, queueRowsMax: 100 });
+    const a = w.enqueue({ usage: usage(1) });
+    const b = w.enqueue({ usage: usage(1) });
+    await expect(a).rejects.toThrow("db down");
+    await expect(b).rejects.toThrow("db down");
+    await w.enqueue({ usage: usage(1) });
+    expect(batches).toHaveLength(1);
+    expect(w.counters.flushFailures).toBe(1);
+    await w.stop();
+  });
+
+  it("stop() drains queued rows and then refuses new ones", async () => {
+    const { sink, batches } = recordingSink();
+    const w = createTsWriter(sink, { flushIntervalMs: 60_000, batchRowsMax: 1000, queueRowsMax: 1000 });
+    const p = w.enqueue({ usage: usage(4), accounting: [] });
+    await w.stop();
+    await p;
+    expect(batches[0]!.usage).toHaveLength(4);
+    await expect(w.enqueue({ usage: usage(1) })).rejects.toBeInstanceOf(WriterStoppedError);
+  });
+
+  it("writes batches one at a time, in order", async () => {
+    let active = 0;
+    let maxActive = 0;
+    const order: number[] = [];
+    const w = createTsWriter(
+      async (batch) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push(batch.usage[0]!.subscriberId);
+        active--;
+      },
+      { flushIntervalMs: 1, batchRowsMax: 1, queueRowsMax: 100 },
+    );
+    await Promise.all(
+      [10, 20, 30, 40].map((id) => w.enqueue({ usage: [{ ...usage(1)[0]!, subscriberId: id }] })),
+    );
+    expect(maxActive).toBe(1);
+    expect(order).toEqual([10, 20, 30, 40]);
+  });
+});

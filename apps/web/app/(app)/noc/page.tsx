@@ -1,0 +1,17 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { canSeeNoc } from "~/lib/roles";
+import { currentOperator } from "~/server/auth";
+import { serverApi } from "~/trpc/server";
+import { NocWall } from "./NocWall";
+
+export const metadata: Metadata = { title: "NOC wall" };
+
+export default async function NocPage() {
+  const operator = await currentOperator();
+  if (!operator) redirect("/login");
+  if (!canSeeNoc(operator.role)) redirect("/subscribers");
+  // First paint from the database, so the wall shows numbers before the socket connects.
+  const snapshot = await (await serverApi()).noc.snapshot();
+  return <NocWall initial={snapshot} />;
+}

@@ -1,0 +1,12 @@
+import type { NextConfig } from "next";
+
+const config: NextConfig = {
+  // Workspace packages are TypeScript source (no build step); Next compiles them.
+  transpilePackages: ["@isp/db", "@isp/billing"],
+  // The database driver and Prisma's adapter stay plain Node modules on the server.
+  serverExternalPackages: ["pg", "@prisma/adapter-pg", "@prisma/client", "pg-copy-streams"],
+  poweredByHeader: false,
+  reactStrictMode: true,
+};
+
+export default config;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { canDisconnect, canSeeNoc, homeFor, isRole } from "./roles";
+
+describe("roles", () => {
+  it("lands NOC staff on the wall and everyone else on subscribers", () => {
+    expect(homeFor("noc")).toBe("/noc");
+    for (const role of ["admin", "support", "manager", "dealer", "compliance"] as const) expect(homeFor(role)).toBe("/subscribers");
+  });
+
+  it("lets only support and admin disconnect", () => {
+    expect(canDisconnect("support")).toBe(true);
+    expect(canDisconnect("admin")).toBe(true);
+    for (const role of ["noc", "manager", "dealer", "compliance"] as const) expect(canDisconnect(role)).toBe(false);
+  });
+
+  it("keeps dealers and compliance off the NOC wall", () => {
+    expect(canSeeNoc("dealer")).toBe(false);
+    expect(canSeeNoc("compliance")).toBe(false);
+    expect(canSeeNoc("manager")).toBe(true);
+  });
+
+  it("recognises only known roles", () => {
+    expect(isRole("noc")).toBe(true);
+    expect(isRole("root")).toBe(false);
+    expect(isRole(undefined)).toBe(false);
+  });
+});

@@ -1,0 +1,16 @@
+import "server-only";
+import { createCallerFactory, router } from "../trpc";
+import { enforcementRouter } from "./enforcement";
+import { liveRouter } from "./live";
+import { nocRouter } from "./noc";
+import { subscriberRouter } from "./subscriber";
+
+export const appRouter = router({
+  live: liveRouter,
+  subscriber: subscriberRouter,
+  enforcement: enforcementRouter,
+  noc: nocRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

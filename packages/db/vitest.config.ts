@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+import { reporters } from "../../vitest.shared";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+    ...reporters("db"),
+  },
+});
