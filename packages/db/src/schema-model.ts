@@ -185,6 +185,7 @@ export const nonPrismaTables = new Set([
   "_timeseries_migrations",
   "accounting_records",
   "subscriber_usage",
+  "ts_partitioned_tables",
   "usage_5min",
 ]);
 

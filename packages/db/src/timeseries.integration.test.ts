@@ -12,6 +12,7 @@ import {
   insertUsageDeltas,
   refreshUsageRollup,
   runRollupJob,
+  timeseriesFiles,
   usageBuckets,
   usageDelta,
   type Queryable,
@@ -71,7 +72,7 @@ describe("time-series flavours agree", () => {
   beforeAll(async () => {
     lite = new PGlite({ extensions: { timescaledb } });
     ts = pgliteDb(lite);
-    expect(await applyTimeseries(ts, "timescale")).toEqual({ flavour: "timescale", applied: ["timescale/001_timeseries.sql"] });
+    expect(await applyTimeseries(ts, "timescale")).toEqual({ flavour: "timescale", applied: timeseriesFiles("timescale").map((f) => `timescale/${f.name}`) });
     expect(await applyTimeseries(ts)).toEqual({ flavour: "timescale", applied: [] });
 
     plainDb = await createTestDatabase({ flavour: "plain" });
@@ -190,6 +191,33 @@ describe("time-series flavours agree", () => {
     await plain.query("SELECT ts_ensure_partitions('7 months'::interval)");
     const month = `${far.getUTCFullYear()}_${String(far.getUTCMonth() + 1).padStart(2, "0")}`;
     expect(await where()).toEqual([{ part: `subscriber_usage_p${month}` }]);
+  });
+
+  it("plain: partitions past a registered table's retention are dropped, newer ones kept", async () => {
+    // A table registered with a 2-month retention, holding a partition 5 months old and the current one.
+    await plain.query("CREATE TABLE retention_probe (time TIMESTAMPTZ NOT NULL, v INTEGER) PARTITION BY RANGE (time)");
+    await plain.query("CREATE TABLE retention_probe_default PARTITION OF retention_probe DEFAULT");
+    await plain.query("INSERT INTO ts_partitioned_tables (parent, retention) VALUES ('retention_probe', '2 months')");
+    const now = new Date();
+    const old = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 5, 15));
+    await plain.query("INSERT INTO retention_probe VALUES ($1, 1), ($2, 2)", [old, now]);
+    await plain.query("SELECT ts_ensure_partitions('1 month'::interval)");
+    const oldPart = `retention_probe_p${old.getUTCFullYear()}_${String(old.getUTCMonth() + 1).padStart(2, "0")}`;
+    // ts_ensure_partitions only prepares from the current month on; build the old month by hand.
+    await plain.query(`CREATE TABLE ${oldPart} (LIKE retention_probe)`);
+    await plain.query("DELETE FROM retention_probe WHERE v = 1");
+    await plain.query(`INSERT INTO ${oldPart} VALUES ($1, 1)`, [old]);
+    const monthStart = new Date(Date.UTC(old.getUTCFullYear(), old.getUTCMonth(), 1));
+    const monthEnd = new Date(Date.UTC(old.getUTCFullYear(), old.getUTCMonth() + 1, 1));
+    await plain.query(`ALTER TABLE retention_probe ATTACH PARTITION ${oldPart} FOR VALUES FROM ('${monthStart.toISOString()}') TO ('${monthEnd.toISOString()}')`);
+    expect((await plain.query<{ n: string }>("SELECT count(*)::text AS n FROM retention_probe")).rows[0]!.n).toBe("2");
+
+    await runRollupJob(plain, now);
+    expect((await plain.query<{ v: number }>("SELECT v FROM retention_probe")).rows).toEqual([{ v: 2 }]);
+    expect((await plain.query("SELECT to_regclass($1) AS t", [oldPart])).rows[0]).toEqual({ t: null });
+    // Tables without a retention keep everything.
+    expect(Number((await plain.query<{ n: string }>("SELECT count(*)::text AS n FROM subscriber_usage")).rows[0]!.n)).toBeGreaterThan(0);
+    await plain.query("DELETE FROM ts_partitioned_tables WHERE parent = 'retention_probe'");
   });
 
   it("plain: runRollupJob rolls up recent usage; TimescaleDB leaves it to its policy", async () => {

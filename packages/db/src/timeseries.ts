@@ -141,13 +141,15 @@ export async function refreshUsageRollup(
 
 /**
  * The collector calls this every minute. Plain flavour: roll the last
- * `rollupLookbackMinutes` into usage_5min and keep partitions ready. TimescaleDB: its
+ * `rollupLookbackMinutes` into usage_5min, keep partitions ready and drop those past their
+ * table's retention (ts_partitioned_tables). TimescaleDB: its
  * own background jobs do both, so nothing to do.
  */
 export async function runRollupJob(pool: Queryable, now: Date = new Date()): Promise<{ flavour: TimeseriesFlavour | null }> {
   const flavour = await currentFlavour(pool);
   if (flavour === "plain") {
     await pool.query("SELECT ts_ensure_partitions($1::interval)", [partitionsAhead]);
+    await pool.query("SELECT ts_drop_expired_partitions()");
     await refreshUsageRollup(pool, "plain", new Date(now.getTime() - rollupLookbackMinutes * 60_000), now);
   }
   return { flavour };
