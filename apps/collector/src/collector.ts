@@ -1,21 +1,30 @@
 // Composition root of the collector daemon. start() brings services up in dependency
 // order; stop() takes them down in reverse, each step bounded by what is left of one
 // deadline, so a stuck step cannot hang the process.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { runRollupJob } from "@isp/db/timeseries";
 import { createLogger, type Logger } from "./log";
 import { createRouterCache, createSubscriberCache, type RouterCache, type SubscriberCache } from "./services/caches";
 import { createEnforcementWorker, type EnforcementWorker, type EnforcementWorkerConfig } from "./services/enforcement-worker";
 import { createLiveHub, type LiveHub } from "./services/live-hub";
+import { createReconciler, type Reconciler, type ReconcilerConfig } from "./services/reconciler";
 import { createLiveQueries } from "./services/live-queries";
 import { createPgListener, type PgListener } from "./services/pg-listener";
 import { createSessionStore, type SessionStore } from "./services/session-store";
-import { createPgTsSink } from "./services/ts-sink";
-import { createTsWriter, type TsWriter, type TsWriterConfig } from "./services/ts-writer";
-import { createAuthService, type AuthService } from "./services/auth-service";
-import { createAccountingService, type AccountingService } from "./services/accounting-service";
+import type { TsWriterConfig } from "./services/ts-writer";
+import { createAcctSpool, type AcctSpool } from "./services/acct-spool";
+import { createAuthService, type AuthPolicyConfig, type AuthService } from "./services/auth-service";
+import { createAuthLogWriter, type AuthLogWriter, type AuthLogWriterConfig } from "./services/auth-log-writer";
+import { createUsageCache } from "./services/caches";
+import { DEV_SECRETS_KEY, encryptPlainPasswords } from "@isp/db/secrets";
+import { releaseStaleAllocations } from "@isp/db/ip-pools";
+import { createAccountingService, onSessionsEnded, type AccountingService, type SpooledRecord } from "./services/accounting-service";
 import { createAcctEndpoint, createAuthEndpoint, createDisconnectSender, planRateLimit, type DisconnectSenderHandle, type RadiusEndpoint } from "./services/radius-glue";
 import { startSimulation, type Simulation } from "./dev/simulate";
+import { createNatService, type NatCounters, type NatService, type NatServiceConfig } from "./services/nat-service";
 
 export interface CollectorConfig {
   databaseUrl: string;
@@ -28,6 +37,14 @@ export interface CollectorConfig {
   liveCorsOrigin: string | string[];
   authSecret: string;
   acctInterimIntervalS?: number;
+  /** Key of the PPPoE passwords at rest (SECRETS_KEY). Default: the public development key. */
+  secretsKey?: Buffer;
+  /** Suspended/expired subscribers on plans without their own policy. Default "reject". */
+  suspendedPolicyDefault?: AuthPolicyConfig["suspendedPolicyDefault"];
+  walledGarden?: Partial<AuthPolicyConfig["walledGarden"]>;
+  authLog?: Partial<AuthLogWriterConfig>;
+  /** A pool lease no active session uses is released after this long. Default 600. */
+  leaseGraceS?: number;
   sessionTimeoutS?: number | null;
   /** PostgreSQL connections for queries (LISTEN uses its own). */
   poolMax?: number;
@@ -36,16 +53,27 @@ export interface CollectorConfig {
   subscriberRefreshMs?: number;
   /** Poll for subscribers whose updated_at moved. */
   subscriberChangesPollMs?: number;
-  /** An active session without accounting for this long becomes `stale`. */
+  /** An active session without accounting for this long becomes `stale`. Default 3 interim intervals. */
   staleAfterS?: number;
+  staleSweepMs?: number;
+  /** Local state (the accounting spool lives in `<dataDir>/acct/`); one collector per directory. Default: a new temporary directory (not durable across restarts; main.ts always sets it). */
+  dataDir?: string;
+  /** Bound of the accounting spool file. Default 256 MiB. */
+  spoolMaxBytes?: number;
+  /** A database write slower than this spools the record instead. Default 200. */
+  slowWriteMs?: number;
   rollupIntervalMs?: number;
   liveTickMs?: number;
   /** Whole stop() sequence. */
   stopDeadlineMs?: number;
   writer?: Partial<TsWriterConfig>;
   enforcement?: Partial<EnforcementWorkerConfig>;
+  /** Billing-vs-router reconciliation (docs/enforcement.md); null = off. */
+  reconcile?: Partial<ReconcilerConfig> | null;
   coa?: { timeoutMs?: number; retries?: number; inFlightMax?: number };
   simulator?: { sessions: number; interimIntervalS?: number; rampMs?: number } | null;
+  /** NAT syslog ingest (docs/nat-ingest.md); absent or null = off. Its spool is <dataDir>/nat/. */
+  nat?: Omit<NatServiceConfig, "databaseUrl" | "dataDir"> | null;
   log?: Logger;
 }
 
@@ -57,6 +85,8 @@ export interface CollectorCounters {
   readonly dropped: number;
   acctResponses: number;
   acctNotAcked: number;
+  /** NAT ingest counters (received, stored, quarantined, skipped, dropped, spooled, replayed, ...); null when off. */
+  readonly nat: NatCounters | null;
 }
 
 export interface Collector {
@@ -67,14 +97,18 @@ export interface Collector {
   /** Internals, for tests and the dev simulator. */
   readonly internals: {
     pool: pg.Pool | null;
-    writer: TsWriter | null;
+    sessions: SessionStore | null;
+    spool: AcctSpool<SpooledRecord> | null;
     enforcement: EnforcementWorker | null;
+    reconciler: Reconciler | null;
     routers: RouterCache | null;
     subscribers: SubscriberCache | null;
     auth: AuthService | null;
+    authLog: AuthLogWriter | null;
     acct: AccountingService | null;
     authEndpoint: RadiusEndpoint | null;
     acctEndpoint: RadiusEndpoint | null;
+    nat: NatService | null;
   };
 }
 
@@ -105,6 +139,9 @@ export function createCollector(config: CollectorConfig): Collector {
     },
     acctResponses: 0,
     acctNotAcked: 0,
+    get nat() {
+      return nat?.counters ?? null;
+    },
   };
   const ports = { auth: 0, acct: 0, live: 0 };
   const routerLastSeen = new Map<number, Date>();
@@ -113,14 +150,17 @@ export function createCollector(config: CollectorConfig): Collector {
   let routers: RouterCache | null = null;
   let subscribers: SubscriberCache | null = null;
   let subscriberListener: PgListener | null = null;
-  let writer: TsWriter | null = null;
+  let spool: AcctSpool<SpooledRecord> | null = null;
   let sessions: SessionStore | null = null;
   let auth: AuthService | null = null;
+  let authLog: AuthLogWriter | null = null;
   let acct: AccountingService | null = null;
   let hub: LiveHub | null = null;
   let enforcement: EnforcementWorker | null = null;
+  let reconciler: Reconciler | null = null;
   let disconnectSender: DisconnectSenderHandle | null = null;
   let simulation: Simulation | null = null;
+  let nat: NatService | null = null;
   const timers: NodeJS.Timeout[] = [];
 
   const every = (ms: number, name: string, job: () => Promise<unknown>) => {
@@ -147,51 +187,111 @@ export function createCollector(config: CollectorConfig): Collector {
       // 2. Caches (the RADIUS hot path reads them synchronously).
       routers = createRouterCache(pool);
       subscribers = createSubscriberCache(pool, log.child("cache"));
+      // Legacy plain-text passwords are encrypted before the cache ever holds them.
+      const secretsKey = config.secretsKey ?? DEV_SECRETS_KEY;
+      const encrypted = await encryptPlainPasswords(pool, secretsKey);
+      if (encrypted > 0) log.info(`encrypted ${encrypted} plain-text PPPoE passwords`);
       await Promise.all([routers.load(), subscribers.load()]);
       const subs = subscribers;
+      const rc0 = routers;
       subscriberListener = createPgListener({
         url: config.databaseUrl,
-        channels: ["subscriber_changed"],
-        onNotify: (_ch, payload) => {
+        channels: ["subscriber_changed", "router_changed", "ip_pool_changed"],
+        onNotify: (ch, payload) => {
+          if (ch === "router_changed") {
+            void rc0.load().catch((err: Error) => log.warn("router reload failed", { error: err.message }));
+            return;
+          }
+          if (ch === "ip_pool_changed") {
+            void auth?.reloadPools().catch((err: Error) => log.warn("pool reload failed", { error: err.message }));
+            return;
+          }
+          const planId = payload?.startsWith("plan:") ? Number(payload.slice(5)) : NaN;
           const id = Number(payload);
-          void (Number.isInteger(id) && id > 0 ? subs.reloadOne(id) : subs.load()).catch((err: Error) =>
-            log.warn("subscriber reload failed", { error: err.message }),
+          void (Number.isInteger(planId) && planId > 0 ? subs.reloadPlan(planId) : Number.isInteger(id) && id > 0 ? subs.reloadOne(id) : subs.load()).catch(
+            (err: Error) => log.warn("subscriber reload failed", { error: err.message }),
           );
         },
-        onReconnect: () => void subs.load().catch(() => undefined),
+        onReconnect: () => void Promise.all([subs.load(), rc0.load()]).catch(() => undefined),
         log: log.child("cache"),
       });
       await subscriberListener.start();
       log.info(`caches loaded: ${routers.all().length} routers, ${subscribers.size} subscribers`);
 
-      // 3. Writer, 4. session store.
-      writer = createTsWriter(
-        createPgTsSink(pool, (n) => log.warn(`dropped ${n} negative usage rows`)),
-        config.writer,
-      );
-      sessions = createSessionStore(pool, writer);
+      // 3. Accounting spool (what an earlier run left is replayed first), 4. session store.
+      const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), "isp-collector-"));
+      if (!config.dataDir) log.warn(`no dataDir: accounting spool in ${dataDir} (not kept across restarts)`);
+      spool = createAcctSpool<SpooledRecord>({ dir: join(dataDir, "acct"), maxBytes: config.spoolMaxBytes ?? 256 * 1024 * 1024 });
+      const spooled = await spool.open();
+      if (spooled.records > 0 || spooled.tornBytes > 0) {
+        log.info(`accounting spool: ${spooled.records} records to replay`, spooled.tornBytes > 0 ? { tornBytesSetAside: spooled.tornBytes } : undefined);
+      }
+      const acctLog = log.child("acct");
+      const p0 = pool;
+      sessions = createSessionStore(pool, {
+        writer: config.writer,
+        onEnded: (ended) => onSessionsEnded(ended, { pool: p0, log: acctLog }),
+        onDroppedUsage: (n) => log.warn(`dropped ${n} negative usage rows`),
+      });
 
       // 5. RADIUS servers.
       const markSeen = (routerId: number) => routerLastSeen.set(routerId, new Date());
+      const usage = createUsageCache(pool);
+      await usage.refresh();
+      authLog = createAuthLogWriter(pool, log.child("auth-log"), config.authLog);
+      authLog.start();
       auth = createAuthService({
+        pool,
         routers,
         subscribers,
+        usage,
+        authLog,
+        secretsKey,
         counters,
         markSeen,
-        acctInterimIntervalS: config.acctInterimIntervalS ?? 60,
-        sessionTimeoutS: config.sessionTimeoutS ?? null,
+        policy: {
+          acctInterimIntervalS: config.acctInterimIntervalS ?? 60,
+          sessionTimeoutS: config.sessionTimeoutS ?? null,
+          suspendedPolicyDefault: config.suspendedPolicyDefault ?? "reject",
+          walledGarden: { addressList: "walled-garden", downloadKbps: 256, uploadKbps: 256, ...config.walledGarden },
+        },
         log: log.child("auth"),
       });
-      acct = createAccountingService({ routers, subscribers, sessions, counters, markSeen, log: log.child("acct") });
+      await auth.reloadPools();
+      acct = createAccountingService({ routers, subscribers, sessions, spool, counters, markSeen, log: acctLog, slowWriteMs: config.slowWriteMs });
+      acct.start();
       const rc = routers;
       const endpointOptions = (name: string) => ({
         host: config.radiusHost ?? "0.0.0.0",
         secretFor: (ip: string) => rc.secretFor(ip),
         log: log.child(name),
       });
-      authEndpoint = await createAuthEndpoint({ ...endpointOptions("radius-auth"), port: config.authPort }, auth.handle);
+      const as = auth;
+      authEndpoint = await createAuthEndpoint(
+        {
+          ...endpointOptions("radius-auth"),
+          port: config.authPort,
+          requireMessageAuthenticatorFor: (ip) => rc.byIp(ip)?.requireMessageAuthenticator ?? true,
+          onDrop: (reason, info) => {
+            const r =
+              reason === "missing-message-authenticator"
+                ? "missing_message_authenticator"
+                : reason === "proxy-state-without-message-authenticator"
+                  ? "proxy_state_without_message_authenticator"
+                  : "bad_message_authenticator";
+            if (info.code === 1) as.logDrop(r, { nasIp: info.nasIp, userName: info.userName, callingStationId: info.callingStationId, method: info.authMethod });
+          },
+        },
+        auth.handle,
+      );
       ports.auth = authEndpoint.port;
-      acctEndpoint = await createAcctEndpoint({ ...endpointOptions("radius-acct"), port: config.acctPort }, acct.handle);
+      // NAT ingest before the accounting port opens, so its session index sees every record.
+      if (config.nat) {
+        nat = createNatService({ ...config.nat, databaseUrl: config.databaseUrl, dataDir }, { pool, routers, subscribers, log: log.child("nat") });
+        const sp = await nat.start();
+        log.info(`NAT syslog udp/${sp.udp ?? "off"}, tcp/${sp.tcp ?? "off"}`);
+      }
+      acctEndpoint = await createAcctEndpoint({ ...endpointOptions("radius-acct"), port: config.acctPort }, nat ? nat.observe(acct.handle) : acct.handle);
       ports.acct = acctEndpoint.port;
 
       // 6. Live hub.
@@ -199,8 +299,17 @@ export function createCollector(config: CollectorConfig): Collector {
         { host: config.liveHost, port: config.livePort, corsOrigin: config.liveCorsOrigin, authSecret: config.authSecret, tickMs: config.liveTickMs },
         createLiveQueries({
           pool,
-          counters: () => ({ authAccepts: counters.authAccepts, authRejects: counters.authRejects, dropped: counters.dropped }),
+          counters: () => {
+            const n = nat?.counters;
+            return {
+              authAccepts: counters.authAccepts,
+              authRejects: counters.authRejects,
+              dropped: counters.dropped,
+              ...(n ? { nat: { received: n.received, stored: n.stored, quarantined: n.quarantined, skipped: n.skipped, dropped: n.dropped, spooled: n.spooled, replayed: n.replayed } } : {}),
+            };
+          },
           routerLastSeen: (id) => routerLastSeen.get(id),
+          routerHealth: (id) => reconciler?.health(id),
           rateLimit: planRateLimit,
         }),
         log.child("live"),
@@ -216,24 +325,41 @@ export function createCollector(config: CollectorConfig): Collector {
         send: disconnectSender.send,
         emit: (event) => h.emitEnforcementResult(event),
         log: log.child("enforcement"),
-        config: config.enforcement,
+        config: { walledGardenList: config.walledGarden?.addressList ?? "walled-garden", ...config.enforcement },
       });
       await enforcement.start();
+      if (config.reconcile !== null) {
+        const e = enforcement;
+        reconciler = createReconciler({
+          pool,
+          adapterFor: (r) => e.adapterFor(r),
+          routerLastSeen: (id) => routerLastSeen.get(id),
+          emit: (event) => h.emitEnforcementResult(event),
+          log: log.child("reconcile"),
+          config: { suspendedPolicyDefault: config.suspendedPolicyDefault ?? "reject", ...config.reconcile },
+        });
+        reconciler.start();
+      }
 
       // 8. Schedulers.
       const p = pool;
-      every(config.routerRefreshMs ?? 30_000, "router refresh", () => rc.load());
-      every(config.subscriberChangesPollMs ?? 5_000, "subscriber changes", () => subs.refreshChanged());
+      every(config.routerRefreshMs ?? 30_000, "router refresh", () => Promise.all([rc.load(), as.reloadPools()]));
+      // Rows written with a plain-text password (legacy writers) are encrypted within one poll.
+      every(config.subscriberChangesPollMs ?? 5_000, "subscriber changes", async () => {
+        await encryptPlainPasswords(p, secretsKey);
+        await subs.refreshChanged();
+      });
+      every(60_000, "fair-usage counters", () => usage.refresh());
+      every(60_000, "stale address leases", () => releaseStaleAllocations(p, config.leaseGraceS ?? 600));
       every(config.subscriberRefreshMs ?? 300_000, "subscriber reload", () => subs.load());
       // Sessions whose NAS went quiet (no interim for staleAfterS) are marked stale, so
       // the wall does not count ghosts after a router dies without Accounting-Off.
-      const staleAfterS = config.staleAfterS ?? Math.max(300, 3 * (config.acctInterimIntervalS ?? 60));
-      every(60_000, "stale sessions", () =>
-        p.query(
-          "UPDATE radius_sessions SET status = 'stale', input_bps = 0, output_bps = 0 WHERE status = 'active' AND last_update_at < now() - make_interval(secs => $1)",
-          [staleAfterS],
-        ),
-      );
+      const staleAfterS = config.staleAfterS ?? 3 * (config.acctInterimIntervalS ?? 60);
+      const a = acct;
+      every(config.staleSweepMs ?? 60_000, "stale sessions", async () => {
+        const stale = await a.sweepStale(staleAfterS);
+        if (stale && stale.length > 0) log.child("acct").warn(`${stale.length} sessions stale (no accounting for ${staleAfterS} s)`);
+      });
       every(config.rollupIntervalMs ?? 60_000, "usage rollup", () => runRollupJob(p));
 
       if (config.simulator && config.simulator.sessions > 0) {
@@ -244,6 +370,9 @@ export function createCollector(config: CollectorConfig): Collector {
           sessions: config.simulator.sessions,
           interimIntervalS: config.simulator.interimIntervalS ?? 10,
           rampMs: config.simulator.rampMs ?? 20_000,
+          secretsKey,
+          // A few NAT log lines per router and second, so the compliance lookup has data.
+          natSyslog: nat?.internals.listener?.ports.udp ? { port: nat.internals.listener.ports.udp, linesPerSecondPerRouter: 2 } : null,
           log: log.child("simulator"),
         });
       }
@@ -259,27 +388,39 @@ export function createCollector(config: CollectorConfig): Collector {
       // records already being handled still get their flush and their answer.
       if (authEndpoint) await withDeadline("auth server", authEndpoint.close(), deadlineAt, log);
       if (acctEndpoint) await withDeadline("acct server", acctEndpoint.close(), deadlineAt, log);
+      // Stop listening for syslog, then write (or spool) every line already received.
+      if (nat) await withDeadline("NAT ingest", nat.stop(), deadlineAt, log);
+      // Spooled records not yet replayed stay on disk and are replayed at the next start.
+      if (acct) await withDeadline("spool replayer", acct.stop(), deadlineAt, log);
+      if (reconciler) await withDeadline("reconciler", reconciler.stop(), deadlineAt, log);
       // The worker records the answers of Disconnects in flight (needs the pool).
       if (enforcement) await withDeadline("enforcement worker", enforcement.stop(Math.max(0, deadlineAt - Date.now())), deadlineAt, log);
       if (disconnectSender) await withDeadline("CoA client", disconnectSender.close(), deadlineAt, log);
       if (hub) await withDeadline("live hub", hub.stop(), deadlineAt, log);
-      // Flush the writer before the database goes: an ACKed record is already committed,
-      // but rows still queued belong to requests that will otherwise be retransmitted.
-      if (writer) await withDeadline("writer flush", writer.stop(), deadlineAt, log);
+      // Drain the session store before the database goes: an ACKed record is already
+      // durable, but records still queued belong to requests that will be retransmitted.
+      if (sessions) await withDeadline("session store drain", sessions.stop(), deadlineAt, log);
+      if (spool) await withDeadline("spool close", spool.close(), deadlineAt, log);
+      if (authLog) await withDeadline("auth log flush", authLog.stop(), deadlineAt, log);
       if (subscriberListener) await withDeadline("subscriber listener", subscriberListener.stop(), deadlineAt, log);
       if (pool) await withDeadline("database pool", pool.end(), deadlineAt, log);
       simulation = null;
+      nat = null;
       authEndpoint = acctEndpoint = null;
       enforcement = null;
+      reconciler = null;
       hub = null;
-      writer = null;
+      sessions = null;
+      spool = null;
+      acct = null;
+      authLog = null;
       subscriberListener = null;
       pool = null;
     },
     ports,
     counters,
     get internals() {
-      return { pool, writer, enforcement, routers, subscribers, auth, acct, authEndpoint, acctEndpoint };
+      return { pool, sessions, spool, enforcement, reconciler, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat };
     },
   };
 }

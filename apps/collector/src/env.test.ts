@@ -24,9 +24,31 @@ describe("env", () => {
     expect(env).toMatchObject({ RADIUS_AUTH_PORT: 0, LIVE_PORT: 3001, SIMULATOR: true, SIMULATOR_SESSIONS: 50, authSecretIsDevDefault: false });
   });
 
+  it("syslog: unprivileged default ports, 'off' per port, SYSLOG=off, bad ports refused", () => {
+    const secret = { AUTH_SECRET: "x".repeat(32) };
+    expect(loadEnv(secret)).toMatchObject({ SYSLOG: true, SYSLOG_HOST: "0.0.0.0", SYSLOG_UDP_PORT: 5514, SYSLOG_TCP_PORT: 5514, SYSLOG_RFC3164_UTC_OFFSET_MIN: 300 });
+    expect(loadEnv({ ...secret, SYSLOG_UDP_PORT: "off", SYSLOG_TCP_PORT: "0" })).toMatchObject({ SYSLOG_UDP_PORT: null, SYSLOG_TCP_PORT: 0 });
+    expect(loadEnv({ ...secret, SYSLOG: "off" }).SYSLOG).toBe(false);
+    expect(() => loadEnv({ ...secret, SYSLOG_TCP_PORT: "70000" })).toThrow(/SYSLOG_TCP_PORT/);
+    expect(() => loadEnv({ ...secret, SYSLOG_UDP_PORT: "of" })).toThrow(/SYSLOG_UDP_PORT/);
+  });
+
   it("refuses invalid values with the variable's name", () => {
     expect(() => loadEnv({ RADIUS_ACCT_PORT: "70000", AUTH_SECRET: "x".repeat(32) })).toThrow(/RADIUS_ACCT_PORT/);
     expect(() => loadEnv({ SIMULATOR: "maybe", AUTH_SECRET: "x".repeat(32) })).toThrow(/SIMULATOR/);
     expect(() => loadEnv({ AUTH_SECRET: "short" })).toThrow(/AUTH_SECRET/);
+  });
+
+  it("SECRETS_KEY: 32 bytes as hex or base64; absent -> the dev key with a loud warning; wrong length refused", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const secret = { AUTH_SECRET: "x".repeat(32) };
+    const hex = "ab".repeat(32);
+    expect(loadEnv({ ...secret, SECRETS_KEY: hex })).toMatchObject({ SECRETS_KEY: Buffer.from(hex, "hex"), secretsKeyIsDevDefault: false });
+    const b64 = Buffer.alloc(32, 9).toString("base64");
+    expect(loadEnv({ ...secret, SECRETS_KEY: b64 }).SECRETS_KEY).toEqual(Buffer.alloc(32, 9));
+    expect(loadEnv(secret).secretsKeyIsDevDefault).toBe(true);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining("SECRETS_KEY is not set"));
+    expect(() => loadEnv({ ...secret, SECRETS_KEY: "abcd" })).toThrow(/SECRETS_KEY/);
+    warn.mockRestore();
   });
 });

@@ -1,5 +1,6 @@
 // The only module that reads process.env (STYLE.md 11). Everything else receives a
 // typed config from the composition root, so tests build configs without touching env.
+import { DEV_SECRETS_KEY, parseSecretsKey } from "@isp/db/secrets";
 import { z } from "zod";
 
 const DEV_AUTH_SECRET = "dev-only-insecure-auth-secret-change-me";
@@ -8,6 +9,8 @@ const port = z.coerce.number().int().min(0).max(65535);
 const onOff = z
   .enum(["on", "off", "true", "false", "1", "0"])
   .transform((v) => v === "on" || v === "true" || v === "1");
+/** A port, or "off" (null) to not listen at all. */
+const portOrOff = z.union([z.literal("off").transform(() => null), port]);
 
 const schema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
@@ -21,11 +24,35 @@ const schema = z.object({
   SIMULATOR: onOff.default(false),
   SIMULATOR_SESSIONS: z.coerce.number().int().min(0).max(100_000).default(300),
   ACCT_INTERIM_INTERVAL_S: z.coerce.number().int().min(10).max(86_400).default(60),
+  /** Local state: the accounting spool (docs/radius-accounting.md). */
+  COLLECTOR_DATA_DIR: z.string().min(1).default(".data/collector"),
+  ACCT_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
+  ACCT_SLOW_WRITE_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  /** NAT syslog listener (docs/nat-ingest.md): SYSLOG=off, or a port "off", turns it off. */
+  SYSLOG: onOff.default(true),
+  SYSLOG_HOST: z.string().min(1).default("0.0.0.0"),
+  SYSLOG_UDP_PORT: portOrOff.default(5514),
+  SYSLOG_TCP_PORT: portOrOff.default(5514),
+  SYSLOG_TCP_CONNECTIONS_MAX: z.coerce.number().int().min(1).max(65_535).default(256),
+  /** Routers' RFC 3164 timestamps carry no zone: their UTC offset (PKT = 300). */
+  SYSLOG_RFC3164_UTC_OFFSET_MIN: z.coerce.number().int().min(-720).max(840).default(300),
+  NAT_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+  /** PPPoE passwords at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64 (docs/radius-auth.md). */
+  SECRETS_KEY: z.string().min(1).optional(),
+  /** Suspended/expired subscribers whose plan has no policy of its own. */
+  SUSPENDED_POLICY: z.enum(["reject", "walled_garden"]).default("reject"),
+  WALLED_GARDEN_ADDRESS_LIST: z.string().min(1).default("walled-garden"),
+  WALLED_GARDEN_DOWNLOAD_KBPS: z.coerce.number().int().min(1).default(256),
+  WALLED_GARDEN_UPLOAD_KBPS: z.coerce.number().int().min(1).default(256),
+  /** Billing-vs-router reconciliation per router (docs/enforcement.md); 0 turns it off. */
+  RECONCILE_INTERVAL_S: z.coerce.number().int().min(0).max(86_400).default(60),
 });
 
-export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET"> & {
+export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY"> & {
   AUTH_SECRET: string;
   authSecretIsDevDefault: boolean;
+  SECRETS_KEY: Buffer;
+  secretsKeyIsDevDefault: boolean;
 };
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -36,12 +63,30 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const issues = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
     throw new Error(`invalid collector environment:\n${issues}`);
   }
-  const { AUTH_SECRET, ...rest } = parsed.data;
+  const { AUTH_SECRET, SECRETS_KEY, ...rest } = parsed.data;
+  let secretsKey: Buffer;
+  try {
+    secretsKey = SECRETS_KEY ? parseSecretsKey(SECRETS_KEY) : DEV_SECRETS_KEY;
+  } catch (err) {
+    throw new Error(`invalid collector environment:\n  SECRETS_KEY: ${(err as Error).message}`, { cause: err });
+  }
+  if (!SECRETS_KEY) {
+    console.warn(
+      "\n!!! SECRETS_KEY is not set: PPPoE passwords are encrypted with a public development key.\n" +
+        "!!! Set SECRETS_KEY (openssl rand -hex 32) before storing real subscribers; keep it safe: without it no password can be checked.\n",
+    );
+  }
   if (!AUTH_SECRET) {
     console.warn(
       "\n!!! AUTH_SECRET is not set: using a built-in development secret. Live tokens are forgeable.\n" +
         "!!! Set AUTH_SECRET (the same value as the web app) before exposing the collector.\n",
     );
   }
-  return { ...rest, AUTH_SECRET: AUTH_SECRET ?? DEV_AUTH_SECRET, authSecretIsDevDefault: !AUTH_SECRET };
+  return {
+    ...rest,
+    AUTH_SECRET: AUTH_SECRET ?? DEV_AUTH_SECRET,
+    authSecretIsDevDefault: !AUTH_SECRET,
+    SECRETS_KEY: secretsKey,
+    secretsKeyIsDevDefault: !SECRETS_KEY,
+  };
 }

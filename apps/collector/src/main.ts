@@ -31,7 +31,22 @@ const collector = createCollector({
   liveCorsOrigin: env.LIVE_CORS_ORIGIN.split(",").map((s) => s.trim()),
   authSecret: env.AUTH_SECRET,
   acctInterimIntervalS: env.ACCT_INTERIM_INTERVAL_S,
+  secretsKey: env.SECRETS_KEY,
+  suspendedPolicyDefault: env.SUSPENDED_POLICY,
+  walledGarden: { addressList: env.WALLED_GARDEN_ADDRESS_LIST, downloadKbps: env.WALLED_GARDEN_DOWNLOAD_KBPS, uploadKbps: env.WALLED_GARDEN_UPLOAD_KBPS },
+  dataDir: env.COLLECTOR_DATA_DIR,
+  spoolMaxBytes: env.ACCT_SPOOL_MAX_BYTES,
+  slowWriteMs: env.ACCT_SLOW_WRITE_MS,
   simulator: env.SIMULATOR ? { sessions: env.SIMULATOR_SESSIONS } : null,
+  reconcile: env.RECONCILE_INTERVAL_S > 0 ? { intervalMs: env.RECONCILE_INTERVAL_S * 1000 } : null,
+  nat:
+    env.SYSLOG && (env.SYSLOG_UDP_PORT !== null || env.SYSLOG_TCP_PORT !== null)
+      ? {
+          syslog: { host: env.SYSLOG_HOST, udpPort: env.SYSLOG_UDP_PORT, tcpPort: env.SYSLOG_TCP_PORT, tcpConnectionsMax: env.SYSLOG_TCP_CONNECTIONS_MAX },
+          ingest: { rfc3164UtcOffsetMinutes: env.SYSLOG_RFC3164_UTC_OFFSET_MIN },
+          spoolBytesMax: env.NAT_SPOOL_MAX_BYTES,
+        }
+      : null,
   log,
 });
 

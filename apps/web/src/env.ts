@@ -14,6 +14,12 @@ const schema = z.object({
   NEXTAUTH_URL: z.string().url().optional(),
   LIVE_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   NEXT_PHASE: z.string().optional(),
+  // Printed at the top of compliance reports.
+  ISP_NAME: z.string().trim().min(1).max(120).default("Demo ISP (Pvt) Ltd"),
+  // Ed25519 key that signs compliance reports: PKCS#8 PEM, or the 32-byte seed in hex or
+  // base64. Unset: a key generated once and kept in COMPLIANCE_SIGNING_KEY_FILE.
+  COMPLIANCE_SIGNING_KEY: z.string().min(32).optional(),
+  COMPLIANCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
 });
 
 const parsed = schema.safeParse(process.env);
@@ -33,4 +39,7 @@ export const env = {
   authSecret,
   nextAuthUrl: raw.NEXTAUTH_URL,
   livePublicUrl: raw.LIVE_PUBLIC_URL,
+  ispName: raw.ISP_NAME,
+  complianceSigningKey: raw.COMPLIANCE_SIGNING_KEY,
+  complianceSigningKeyFile: raw.COMPLIANCE_SIGNING_KEY_FILE,
 } as const;

@@ -207,3 +207,21 @@ export function prepaidValidity(rechargeInput: CalendarDate | string, validityDa
   const expiresOn = addDays(recharge, validityDays);
   return { lastDay: addDays(expiresOn, -1), expiresOn };
 }
+
+/**
+ * A prepaid recharge against the current validity. Recharging before expiry extends from the
+ * old expiry (no days are lost); on or after expiry a new validity starts on the recharge date.
+ * `currentExpiresOn` is the first day without service of the existing validity, or null.
+ */
+export function prepaidRecharge(args: {
+  rechargedOn: CalendarDate | string;
+  validityDays: number;
+  currentExpiresOn: CalendarDate | string | null;
+}): { startsOn: CalendarDate; lastDay: CalendarDate; expiresOn: CalendarDate; extended: boolean } {
+  const recharged = toDate(args.rechargedOn);
+  const current = args.currentExpiresOn === null ? null : toDate(args.currentExpiresOn);
+  const extended = current !== null && compareDates(current, recharged) > 0;
+  const startsOn = extended ? current : recharged;
+  const v = prepaidValidity(startsOn, args.validityDays);
+  return { startsOn, lastDay: v.lastDay, expiresOn: v.expiresOn, extended };
+}

@@ -3,17 +3,24 @@ import {
   type AccountId,
   assertBalanced,
   balances,
+  commissionTransaction,
   creditNoteTransaction,
+  dealerRechargeTransaction,
   feeTransaction,
   type Entry,
   invoiceTransaction,
+  lateFeeTransaction,
   LedgerError,
+  paymentReversalTransaction,
   paymentTransaction,
+  postingsTransaction,
   pstPaisa,
   receivable,
   refundTransaction,
   reversalOf,
   type Transaction,
+  walletBalancePaisa,
+  walletTopUpTransaction,
 } from "./ledger";
 
 const tx = (entries: Entry[]): Transaction => ({ id: "t1", kind: "fee", entries });
@@ -240,5 +247,52 @@ describe("reference model", () => {
       expect(0 - (b.get("revenue:service") ?? 0) - (b.get("tax:pst") ?? 0)).toBe(invoiced);
     }
     expect(reversals).toBeGreaterThan(1000);
+  });
+});
+
+describe("builders for the other money events", () => {
+  it("postingsTransaction nets postings per account and picks the side by sign", () => {
+    const t = postingsTransaction("credit_note:CN-1", "credit_note", [
+      { account: "receivable:S1", amountPaisa: -1150 },
+      { account: "revenue:service", amountPaisa: 2000 },
+      { account: "revenue:service", amountPaisa: -1000 },
+      { account: "tax:ait", amountPaisa: 150 },
+      { account: "revenue:other", amountPaisa: 0 },
+    ]);
+    expect(t.entries).toEqual([
+      { account: "receivable:S1", creditPaisa: 1150 },
+      { account: "revenue:service", debitPaisa: 1000 },
+      { account: "tax:ait", debitPaisa: 150 },
+    ]);
+    expect(() => postingsTransaction("x", "invoice", [{ account: "cash", amountPaisa: 1 }])).toThrow(expect.objectContaining({ code: "unbalanced" }));
+    expect(() => postingsTransaction("x", "invoice", [{ account: "cash", amountPaisa: 0.5 }])).toThrow(expect.objectContaining({ code: "not_integer" }));
+  });
+
+  it.each([
+    [lateFeeTransaction({ invoiceId: "I1", subscriberId: "S1", amountPaisa: 500 }), "late_fee:I1", [["receivable:S1", 500], ["revenue:fees", -500]]],
+    [walletTopUpTransaction({ topUpId: "T1", dealerId: "D1", amountPaisa: 900, method: "bank" }), "wallet_topup:T1", [["bank", 900], ["dealer-wallet:D1", -900]]],
+    [
+      dealerRechargeTransaction({ rechargeId: "R1", dealerId: "D1", subscriberId: "S1", amountPaisa: 700 }),
+      "dealer_recharge:R1",
+      [["dealer-wallet:D1", 700], ["receivable:S1", -700]],
+    ],
+    [commissionTransaction({ rechargeId: "R1", dealerId: "D1", amountPaisa: 70 }), "commission:R1:D1", [["expense:commission", 70], ["dealer-wallet:D1", -70]]],
+  ])("%# id %s moves %j", (t, id, moves) => {
+    expect(t.id).toBe(id);
+    expect([...balances([t])]).toEqual(moves);
+  });
+
+  it("wallet balance is derived and credit-normal; a payment reversal is a new transaction", () => {
+    const history = [
+      walletTopUpTransaction({ topUpId: "T1", dealerId: "D1", amountPaisa: 900, method: "cash" }),
+      dealerRechargeTransaction({ rechargeId: "R1", dealerId: "D1", subscriberId: "S1", amountPaisa: 700 }),
+      commissionTransaction({ rechargeId: "R1", dealerId: "D1", amountPaisa: 70 }),
+    ];
+    expect(walletBalancePaisa(history, "D1")).toBe(270);
+    expect(walletBalancePaisa(history, "D2")).toBe(0);
+    const p = paymentTransaction({ paymentId: "P1", subscriberId: "S1", amountPaisa: 100, method: "cash" });
+    const r = paymentReversalTransaction(p);
+    expect(r.id).toBe("reversal:payment:P1");
+    expect(balances([p, r]).get("receivable:S1")).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ export type AccountId =
   | `receivable:${string}`
   | `revenue:${string}`
   | `tax:${string}`
+  | `expense:${string}`
   | "cash"
   | "bank"
   | `dealer-wallet:${string}`;
@@ -17,7 +18,17 @@ export type Entry =
   | { readonly account: AccountId; readonly debitPaisa: number; readonly creditPaisa?: undefined }
   | { readonly account: AccountId; readonly creditPaisa: number; readonly debitPaisa?: undefined };
 
-export type TransactionKind = "invoice" | "payment" | "credit_note" | "fee" | "refund" | "reversal" | "dealer_transfer";
+export type TransactionKind =
+  | "invoice"
+  | "payment"
+  | "credit_note"
+  | "fee"
+  | "refund"
+  | "reversal"
+  | "dealer_transfer"
+  | "wallet_topup"
+  | "dealer_recharge"
+  | "commission";
 
 export interface Transaction {
   /** Deterministic idempotency key, e.g. `invoice:INV-2024-0001`. */
@@ -26,7 +37,7 @@ export interface Transaction {
   readonly entries: readonly Entry[];
 }
 
-export type LedgerErrorCode = "unbalanced" | "empty" | "negative_amount" | "not_integer" | "invalid_entry" | "duplicate_id";
+export type LedgerErrorCode = "unbalanced" | "empty" | "negative_amount" | "not_integer" | "invalid_entry" | "duplicate_id" | "wrong_kind";
 
 export class LedgerError extends Error {
   constructor(
@@ -43,6 +54,8 @@ export const revenueService: AccountId = "revenue:service";
 export const taxPst: AccountId = "tax:pst";
 export const receivable = (subscriberId: string): AccountId => `receivable:${subscriberId}`;
 export const dealerWallet = (dealerId: string): AccountId => `dealer-wallet:${dealerId}`;
+export const revenueFees: AccountId = "revenue:fees";
+export const commissionExpense: AccountId = "expense:commission";
 
 const debit = (account: AccountId, debitPaisa: number): Entry => ({ account, debitPaisa });
 const credit = (account: AccountId, creditPaisa: number): Entry => ({ account, creditPaisa });
@@ -98,7 +111,11 @@ export function pstPaisa(netPaisa: number, basisPoints: number): number {
   return roundHalfAwayFromZero((netPaisa * basisPoints) / 10000);
 }
 
-/** Debit the subscriber for the total; credit service revenue with the net and the PST account with the tax. */
+/**
+ * Debit the subscriber for the total; credit service revenue with the net and the PST account with the tax.
+ * The single-rate form: invoices with tax tables, discounts and several revenue accounts go
+ * through `buildInvoice` + `invoiceLedgerTransaction` (invoice.ts), which round tax per line.
+ */
 export function invoiceTransaction(input: InvoiceInput): Transaction {
   const id = `invoice:${input.invoiceId}`;
   let net = 0;
@@ -131,7 +148,7 @@ export function paymentTransaction(input: { paymentId: string; subscriberId: str
   });
 }
 
-/** A one-off charge (reconnection, late fee) outside the invoice run; no PST on fees here. */
+/** A one-off charge outside the invoice run; no PST on fees here. Late fees use `lateFeeTransaction` (one per invoice). */
 export function feeTransaction(input: { feeId: string; subscriberId: string; amountPaisa: number }): Transaction {
   return built({
     id: `fee:${input.feeId}`,
@@ -183,4 +200,84 @@ export function balances(transactions: Iterable<Transaction>): Map<AccountId, nu
     }
   }
   return result;
+}
+
+/** One signed movement: positive debits the account, negative credits it. */
+export interface Posting {
+  readonly account: AccountId;
+  readonly amountPaisa: number;
+}
+
+/**
+ * Builds a transaction from signed postings: postings on the same account are netted,
+ * zero nets are dropped, and the sign picks the side. Used for documents with many revenue
+ * and tax accounts (invoices, credit notes) where some lines are credits.
+ */
+export function postingsTransaction(id: string, kind: TransactionKind, postings: readonly Posting[]): Transaction {
+  const net = new Map<AccountId, number>();
+  for (const p of postings) {
+    if (!Number.isSafeInteger(p.amountPaisa)) throw new LedgerError("not_integer", `posting on ${p.account} is not integer paisa: ${p.amountPaisa}`, id);
+    net.set(p.account, (net.get(p.account) ?? 0) + p.amountPaisa);
+  }
+  const entries: Entry[] = [];
+  for (const [account, amount] of net) {
+    if (amount > 0) entries.push(debit(account, amount));
+    else if (amount < 0) entries.push(credit(account, -amount));
+  }
+  return built({ id, kind, entries });
+}
+
+/**
+ * Late fee of one invoice. The id is derived from the invoice alone, so charging the same
+ * invoice twice yields the same id (and `balances` refuses it if the amount differs).
+ */
+export function lateFeeTransaction(input: { invoiceId: string; subscriberId: string; amountPaisa: number }): Transaction {
+  return built({
+    id: `late_fee:${input.invoiceId}`,
+    kind: "fee",
+    entries: [debit(receivable(input.subscriberId), input.amountPaisa), credit(revenueFees, input.amountPaisa)],
+  });
+}
+
+/** A wrong payment is undone by a reversal transaction; the payment stays in the history. */
+export function paymentReversalTransaction(payment: Transaction): Transaction {
+  if (payment.kind !== "payment") throw new LedgerError("wrong_kind", `${payment.id} is a ${payment.kind}, not a payment`, payment.id);
+  return reversalOf(payment);
+}
+
+/** Cash or bank received from a dealer raises the wallet (a liability: services owed to the dealer). */
+export function walletTopUpTransaction(input: { topUpId: string; dealerId: string; amountPaisa: number; method: "cash" | "bank" }): Transaction {
+  return built({
+    id: `wallet_topup:${input.topUpId}`,
+    kind: "wallet_topup",
+    entries: [debit(input.method, input.amountPaisa), credit(dealerWallet(input.dealerId), input.amountPaisa)],
+  });
+}
+
+/**
+ * The dealer pays a subscriber's recharge from the wallet: the wallet goes down and the
+ * subscriber's receivable (raised by the recharge invoice) is settled. Overdraft is checked
+ * by the caller against the derived balance (see dealer.ts); this only records the event.
+ */
+export function dealerRechargeTransaction(input: { rechargeId: string; dealerId: string; subscriberId: string; amountPaisa: number }): Transaction {
+  return built({
+    id: `dealer_recharge:${input.rechargeId}`,
+    kind: "dealer_recharge",
+    entries: [debit(dealerWallet(input.dealerId), input.amountPaisa), credit(receivable(input.subscriberId), input.amountPaisa)],
+  });
+}
+
+/** Commission is paid into the dealer's wallet as an expense of the ISP; one per dealer per recharge. */
+export function commissionTransaction(input: { rechargeId: string; dealerId: string; amountPaisa: number }): Transaction {
+  return built({
+    id: `commission:${input.rechargeId}:${input.dealerId}`,
+    kind: "commission",
+    entries: [debit(commissionExpense, input.amountPaisa), credit(dealerWallet(input.dealerId), input.amountPaisa)],
+  });
+}
+
+/** What the ISP owes a dealer in services: the wallet account is credit-normal, so the sign flips. */
+export function walletBalancePaisa(transactions: Iterable<Transaction>, dealerId: string): number {
+  const b = balances(transactions).get(dealerWallet(dealerId)) ?? 0;
+  return b === 0 ? 0 : -b;
 }

@@ -184,10 +184,19 @@ export const nonPrismaTables = new Set([
   "_prisma_migrations",
   "_timeseries_migrations",
   "accounting_records",
+  "auth_log",
+  "nat_log",
+  "nat_quarantine",
   "subscriber_usage",
   "ts_partitioned_tables",
   "usage_5min",
 ]);
+
+/**
+ * Indexes Prisma cannot express (partial indexes), created by hand-written SQL. The
+ * comparison skips them; their behaviour is tested where they matter.
+ */
+export const nonPrismaIndexes = new Set(["ip_allocations_open_ip_key", "ip_pool_addresses_free_idx", "subscribers_plain_password_idx"]);
 
 export async function actualShape(q: Queryable): Promise<DbShape> {
   const tables = (
@@ -244,14 +253,14 @@ export async function actualShape(q: Queryable): Promise<DbShape> {
     else enums.push({ name: r.name, values: [r.label] });
   }
   const idx = (
-    await q.query<{ table: string; uniq: boolean; columns: string[] | string }>(
-      `SELECT t.relname AS table, i.indisunique AS uniq,
+    await q.query<{ name: string; table: string; uniq: boolean; columns: string[] | string }>(
+      `SELECT ic.relname AS name, t.relname AS table, i.indisunique AS uniq,
               array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)
                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n) AS columns
-         FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+         FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE t.relnamespace = 'public'::regnamespace AND NOT i.indisprimary`,
     )
-  ).rows;
+  ).rows.filter((i) => !nonPrismaIndexes.has(i.name));
   const fks = (
     await q.query<{ table: string; columns: string[]; ref_table: string; ref_columns: string[] }>(
       `SELECT t.relname AS table, r.relname AS ref_table,

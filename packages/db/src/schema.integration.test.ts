@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actualShape, diffShapes, expectedShape, parsePrismaSchema, type DbShape } from "./schema-model";
+import { migrationFiles } from "./migrate";
 import { createTestDatabase, type TestDatabase } from "./testing";
 import { Prisma } from "./generated/prisma/client";
 
@@ -50,8 +51,10 @@ describe("migrations agree with schema.prisma", () => {
 
   it("records the migration as prisma migrate deploy would", async () => {
     const r = await client.query(
-      `SELECT migration_name, length(checksum) AS len, finished_at IS NOT NULL AS done, applied_steps_count FROM _prisma_migrations`,
+      `SELECT migration_name, length(checksum) AS len, finished_at IS NOT NULL AS done, applied_steps_count FROM _prisma_migrations ORDER BY migration_name`,
     );
-    expect(r.rows).toEqual([{ migration_name: expect.stringMatching(/^\d{14}_init$/), len: 64, done: true, applied_steps_count: 1 }]);
+    expect(r.rows).toEqual(
+      migrationFiles().map((f) => ({ migration_name: expect.stringMatching(new RegExp(`^\\d{14}_${f.name.slice(15)}$`)), len: 64, done: true, applied_steps_count: 1 })),
+    );
   });
 });

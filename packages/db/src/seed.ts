@@ -2,6 +2,7 @@
 // Pakistani names, phones, CNICs and addresses. Same input, same rows, every time.
 import bcrypt from "bcryptjs";
 import type { Prisma, PrismaClient } from "./generated/prisma/client";
+import { encryptSecret } from "./secrets";
 
 export const DEMO_RADIUS_SECRET = "demo-secret-2026";
 export const DEMO_NAS = { ip: "127.0.0.1", secret: DEMO_RADIUS_SECRET } as const;
@@ -137,7 +138,8 @@ export function generateSubscribers(count: number): DemoSubscriber[] {
       status: statusRoll < 0.04 ? "suspended" : statusRoll < 0.05 ? "pending" : "active",
       pppoeUsername: username,
       pppoePassword: password,
-      staticIp: i > 0 && i % 97 === 0 ? `10.50.${Math.floor(i / 250)}.${(i % 250) + 2}` : null,
+      // 250 addresses per /24 from 10.50.0.0; past 64,000 subscribers into 10.51.x (the 100k bench).
+      staticIp: i > 0 && i % 97 === 0 ? `10.${50 + Math.floor(i / 64_000)}.${Math.floor(i / 250) % 256}.${(i % 250) + 2}` : null,
     };
     if (i === 0) {
       Object.assign(sub, {
@@ -162,11 +164,17 @@ const seedLockKey = 0x5eed;
 
 export async function seed(
   prisma: PrismaClient,
-  opts: { subscribers?: number } = {},
+  /**
+   * secretsKey: encrypt PPPoE passwords with it (the collector's SECRETS_KEY). Without it
+   * they go to the legacy plain-text column, which the collector encrypts with its own
+   * key at start; so a seed that cannot see the key still never leaves them plain for long.
+   */
+  opts: { subscribers?: number; secretsKey?: Buffer } = {},
 ): Promise<{ seeded: boolean; subscribers: number }> {
   const count = opts.subscribers ?? defaultSubscriberCount;
   const passwordHash = await bcrypt.hash(DEMO_OPERATOR_PASSWORD, bcryptCost);
   const subs = generateSubscribers(count);
+  const key = opts.secretsKey;
   return prisma.$transaction(
     async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${seedLockKey})`;
@@ -174,7 +182,7 @@ export async function seed(
         return { seeded: false, subscribers: await tx.subscriber.count() };
       }
       await tx.router.createMany({
-        data: DEMO_ROUTERS.map((r) => ({ ...r, radiusSecret: DEMO_RADIUS_SECRET, coaPort: 3799 })),
+        data: DEMO_ROUTERS.map((r) => ({ ...r, radiusSecret: DEMO_RADIUS_SECRET, coaPort: 3799, requireMessageAuthenticator: true })),
       });
       await tx.plan.createMany({ data: DEMO_PLANS.map(({ weight: _w, ...p }) => ({ ...p, currency: "PKR" })) });
       await tx.dealer.createMany({ data: [...DEMO_DEALERS] });
@@ -204,13 +212,14 @@ export async function seed(
           planId: planId(s.planIndex),
           status: s.status,
           pppoeUsername: s.pppoeUsername,
-          pppoePassword: s.pppoePassword,
+          ...(key ? { pppoePasswordEnc: encryptSecret(key, s.pppoePassword) } : { pppoePassword: s.pppoePassword }),
           staticIp: s.staticIp,
         }));
         await tx.subscriber.createMany({ data });
       }
       return { seeded: true, subscribers: subs.length };
     },
-    { timeout: 120_000, maxWait: 10_000 },
+    // 100,000 subscribers (the RADIUS bench) take minutes on a busy 2-core machine.
+    { timeout: 120_000 + count * 5, maxWait: 10_000 },
   );
 }

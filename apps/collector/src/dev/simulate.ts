@@ -2,7 +2,9 @@
 // database, each playing that router (its IP as source address, its CoA port, its
 // secret), dialling a share of the active subscribers against our own RADIUS ports.
 import type pg from "pg";
+import { decryptSecret } from "@isp/db/secrets";
 import { RouterSimulator } from "@isp/network/simulator";
+import { NatSyslogSender } from "@isp/network/simulator/nat-syslog";
 import type { Logger } from "../log";
 
 export interface Simulation {
@@ -25,6 +27,10 @@ export interface SimulationOptions {
   coaPortOverride?: number;
   /** Redial this long after a disconnect, so the demo wall keeps moving. */
   autoReconnectAfterMs?: number;
+  /** To read the subscribers' passwords (the simulator plays their CPEs). */
+  secretsKey: Buffer;
+  /** Each router also sends srcnat syslog for its sessions to this UDP port (docs/nat-ingest.md). */
+  natSyslog?: { host?: string; port: number; linesPerSecondPerRouter: number } | null;
   log: Logger;
 }
 
@@ -39,12 +45,13 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
     return { simulators: [], stop: async () => undefined };
   }
   const subs = (
-    await opts.pool.query<{ username: string; password: string; mac: string | null }>(
-      "SELECT pppoe_username AS username, pppoe_password AS password, mac_address AS mac FROM subscribers WHERE status = 'active' ORDER BY id LIMIT $1",
+    await opts.pool.query<{ username: string; plain: string | null; enc: string | null; mac: string | null }>(
+      "SELECT pppoe_username AS username, pppoe_password AS plain, pppoe_password_enc AS enc, mac_address AS mac FROM subscribers WHERE status = 'active' ORDER BY id LIMIT $1",
       [opts.sessions],
     )
-  ).rows;
+  ).rows.map((s) => ({ username: s.username, password: s.enc ? decryptSecret(opts.secretsKey, s.enc) : (s.plain ?? ""), mac: s.mac }));
   const simulators: RouterSimulator[] = [];
+  const natSenders: NatSyslogSender[] = [];
   try {
     for (const [i, router] of routers.entries()) {
       const mine = subs.filter((_, j) => j % routers.length === i);
@@ -67,15 +74,30 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
       sim.on("reject", (e) => opts.log.debug(`${router.name}: ${e.username} rejected: ${e.replyMessage ?? "?"}`));
       await sim.start();
       simulators.push(sim);
+      if (opts.natSyslog) {
+        const sender = new NatSyslogSender({
+          sourceIp: router.ip,
+          hostname: router.name,
+          serverHost: opts.natSyslog.host ?? "127.0.0.1",
+          serverPort: opts.natSyslog.port,
+          publicIp: `203.0.113.${(router.id % 250) + 1}`,
+          linesPerSecond: opts.natSyslog.linesPerSecondPerRouter,
+          sessions: () => sim.sessions(),
+          seed: router.id,
+        });
+        await sender.start();
+        natSenders.push(sender);
+      }
       opts.log.info(`${router.name} (${router.ip}, CoA ${sim.coaBoundPort()}) dialling ${mine.length} subscribers`);
     }
   } catch (err) {
-    await Promise.allSettled(simulators.map((s) => s.stop({ sendStops: false })));
+    await Promise.allSettled([...natSenders.map((s) => s.stop()), ...simulators.map((s) => s.stop({ sendStops: false }))]);
     throw err;
   }
   return {
     simulators,
     async stop() {
+      await Promise.allSettled(natSenders.map((s) => s.stop()));
       // Stops are sent so the sessions close cleanly in the database.
       await Promise.allSettled(simulators.map((s) => s.stop()));
     },

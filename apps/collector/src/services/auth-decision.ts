@@ -1,47 +1,160 @@
-// The auth policy, pure: given what the cache knows about a username and a way to check
-// the offered credential, decide Accept (with reply attributes) or Reject (with reason).
-import type { SubscriberInfo } from "./caches";
+// The auth policy, pure: given what the cache knows about a username, the result of the
+// credential check and the request's context, decide Accept (with what to grant) or
+// Reject (with a precise reason). Checks that need the database (simultaneous use, pool
+// allocation) run after this in auth-service.ts.
+import type { PlanInfo, SubscriberInfo } from "./caches";
 
-export type RejectReason = "unknown_user" | "bad_password" | "suspended" | "terminated" | "pending" | "no_credentials";
+export type RejectReason =
+  | "unknown_user"
+  | "no_credentials"
+  | "password_unavailable"
+  | "wrong_password"
+  | "pending"
+  | "terminated"
+  | "suspended"
+  | "expired"
+  | "mac_mismatch"
+  | "simultaneous_use"
+  | "pool_exhausted"
+  | "internal_error";
+
+/** Drops decided by the RADIUS server before the policy runs (auth-logged with result "drop"). */
+export type DropReason =
+  | "bad_message_authenticator"
+  | "missing_message_authenticator"
+  | "proxy_state_without_message_authenticator"
+  | "bad_authenticator";
 
 export const rejectMessages: Record<RejectReason, string> = {
   unknown_user: "Unknown user",
-  bad_password: "Wrong password",
-  suspended: "Account suspended",
-  terminated: "Account terminated",
-  pending: "Account not yet activated",
   no_credentials: "No password or CHAP response",
+  password_unavailable: "Password cannot be checked",
+  wrong_password: "Wrong password",
+  pending: "Account not yet activated",
+  terminated: "Account terminated",
+  suspended: "Account suspended",
+  expired: "Account expired",
+  mac_mismatch: "Device not allowed",
+  simultaneous_use: "Already logged in",
+  pool_exhausted: "No address available",
+  internal_error: "Temporary failure",
 };
 
+/** Outcome of checking the offered credential against the stored password. */
+export type CredentialResult = "ok" | "wrong" | "none" | "unavailable";
+
+export interface Rate {
+  downloadKbps: number;
+  uploadKbps: number;
+  burst?: NonNullable<PlanInfo["burst"]>;
+}
+
+export interface Grant {
+  /** service: the plan; fup: over the fair-usage quota; walled_garden: suspended or expired, let in to pay. */
+  kind: "service" | "fup" | "walled_garden";
+  rate: Rate;
+  /** MikroTik address list (walled garden), or a filter name for Cisco/Juniper (Filter-Id). */
+  addressList: string | null;
+  staticIp: string | null;
+  framedPool: string | null;
+  sessionTimeoutS: number | null;
+  idleTimeoutS: number | null;
+  acctInterimIntervalS: number;
+}
+
+export interface WalledGardenDefaults {
+  addressList: string;
+  downloadKbps: number;
+  uploadKbps: number;
+}
+
+export interface DecisionContext {
+  now: Date;
+  /** Calling-Station-Id normalised to aa:bb:cc:dd:ee:ff, or null when absent or not a MAC. */
+  mac: string | null;
+  /** Month-to-date bytes of this subscriber (0 when the plan has no FUP). */
+  monthBytes: bigint;
+  acctInterimIntervalS: number;
+  /** Global cap on session length; null: none. */
+  sessionTimeoutS: number | null;
+  /** Used when the plan's suspended_policy is null. */
+  suspendedPolicyDefault: "reject" | "walled_garden";
+  walledGarden: WalledGardenDefaults;
+}
+
 export type AuthDecision =
-  | {
-      accept: true;
-      subscriber: SubscriberInfo;
-      rateLimit: string;
-      framedIp: string | null;
-      acctInterimIntervalS: number;
-      sessionTimeoutS: number | null;
-    }
+  | { accept: true; subscriber: SubscriberInfo; grant: Grant; learnMac: string | null }
   | { accept: false; reason: RejectReason; message: string; subscriber: SubscriberInfo | null };
 
-export function decideAuth(
-  subscriber: SubscriberInfo | null,
-  credentialMatches: ((clearPassword: string) => boolean) | null,
-  opts: { acctInterimIntervalS: number; sessionTimeoutS?: number | null; rateLimit: (plan: SubscriberInfo["plan"]) => string },
-): AuthDecision {
+/** "AA-BB-CC-DD-EE-FF", "aabb.ccdd.eeff", "AABBCCDDEEFF" -> "aa:bb:cc:dd:ee:ff"; null if not a MAC. */
+export function normaliseMac(text: string | null | undefined): string | null {
+  if (!text) return null;
+  const hex = text.toLowerCase().replace(/[^0-9a-f]/g, "");
+  if (hex.length !== 12 || text.replace(/[0-9a-fA-F:.\-\s]/g, "") !== "") return null;
+  return hex.match(/../g)!.join(":");
+}
+
+export function decideAuth(subscriber: SubscriberInfo | null, credential: CredentialResult, ctx: DecisionContext): AuthDecision {
   const reject = (reason: RejectReason): AuthDecision => ({ accept: false, reason, message: rejectMessages[reason], subscriber });
   if (!subscriber) return reject("unknown_user");
-  if (!credentialMatches) return reject("no_credentials");
+  if (credential === "none") return reject("no_credentials");
+  if (credential === "unavailable") return reject("password_unavailable");
   // The password is checked before the status so that a stranger guessing usernames
   // learns nothing about account states.
-  if (!credentialMatches(subscriber.password)) return reject("bad_password");
-  if (subscriber.status !== "active") return reject(subscriber.status);
+  if (credential === "wrong") return reject("wrong_password");
+  if (subscriber.status === "terminated") return reject("terminated");
+  if (subscriber.status === "pending") return reject("pending");
+  let learnMac: string | null = null;
+  if (subscriber.boundMac) {
+    if (ctx.mac !== subscriber.boundMac) return reject("mac_mismatch");
+  } else if (subscriber.macLearn && ctx.mac) {
+    learnMac = ctx.mac;
+  }
+
+  const plan = subscriber.plan;
+  const expired = subscriber.expiresAt !== null && subscriber.expiresAt.getTime() <= ctx.now.getTime();
+  const base = {
+    staticIp: subscriber.staticIp,
+    framedPool: plan.framedPool,
+    idleTimeoutS: plan.idleTimeoutS,
+    acctInterimIntervalS: ctx.acctInterimIntervalS,
+  };
+  if (subscriber.status === "suspended" || expired) {
+    const reason = subscriber.status === "suspended" ? "suspended" : "expired";
+    if ((plan.suspendedPolicy ?? ctx.suspendedPolicyDefault) === "reject") return reject(reason);
+    const wg = plan.walledGarden;
+    return {
+      accept: true,
+      subscriber,
+      learnMac,
+      grant: {
+        ...base,
+        kind: "walled_garden",
+        rate: { downloadKbps: wg.downloadKbps ?? ctx.walledGarden.downloadKbps, uploadKbps: wg.uploadKbps ?? ctx.walledGarden.uploadKbps },
+        addressList: wg.addressList ?? ctx.walledGarden.addressList,
+        // Come back soon: once paid, the next login gets the plan.
+        sessionTimeoutS: minTimeout(ctx.sessionTimeoutS, 3600),
+      },
+    };
+  }
+
+  let sessionTimeoutS = ctx.sessionTimeoutS;
+  if (subscriber.expiresAt) {
+    // Prepaid: the session must end when the paid period does.
+    sessionTimeoutS = minTimeout(sessionTimeoutS, Math.max(1, Math.ceil((subscriber.expiresAt.getTime() - ctx.now.getTime()) / 1000)));
+  }
+  const overFup = plan.fup !== null && ctx.monthBytes >= plan.fup.quotaBytes;
+  const rate: Rate = overFup
+    ? { downloadKbps: plan.fup!.downloadKbps, uploadKbps: plan.fup!.uploadKbps }
+    : { downloadKbps: plan.downloadKbps, uploadKbps: plan.uploadKbps, ...(plan.burst ? { burst: plan.burst } : {}) };
   return {
     accept: true,
     subscriber,
-    rateLimit: opts.rateLimit(subscriber.plan),
-    framedIp: subscriber.staticIp,
-    acctInterimIntervalS: opts.acctInterimIntervalS,
-    sessionTimeoutS: opts.sessionTimeoutS ?? null,
+    learnMac,
+    grant: { ...base, kind: overFup ? "fup" : "service", rate, addressList: null, sessionTimeoutS },
   };
+}
+
+function minTimeout(a: number | null, b: number): number {
+  return a === null ? b : Math.min(a, b);
 }

@@ -3,8 +3,9 @@
 // handler), so routers live in a map refreshed on a timer. Subscribers: a simple full
 // load, an updated_at poll every few seconds, LISTEN `subscriber_changed` (payload: the
 // subscriber id) and a periodic full reload; a miss falls back to one query so a
-// subscriber created a second ago can still log in. (The production-grade cache is a
-// later issue.)
+// subscriber created a second ago can still log in. Database triggers (migration
+// 20261124180000) send `subscriber_changed` (id, "plan:<id>", or "" after a bulk change)
+// and `router_changed`. Passwords stay encrypted here; the auth path decrypts per request.
 import type pg from "pg";
 import type { Logger } from "../log";
 
@@ -15,6 +16,20 @@ export interface RouterInfo {
   secret: string;
   coaPort: number;
   vendor: string;
+  requireMessageAuthenticator: boolean;
+}
+
+export interface PlanInfo {
+  id: number;
+  name: string;
+  downloadKbps: number;
+  uploadKbps: number;
+  burst: { downloadKbps: number; uploadKbps: number; thresholdDownloadKbps: number; thresholdUploadKbps: number; timeSeconds: number } | null;
+  fup: { quotaBytes: bigint; downloadKbps: number; uploadKbps: number } | null;
+  suspendedPolicy: "reject" | "walled_garden" | null;
+  walledGarden: { addressList: string | null; downloadKbps: number | null; uploadKbps: number | null };
+  idleTimeoutS: number | null;
+  framedPool: string | null;
 }
 
 export interface SubscriberInfo {
@@ -22,11 +37,18 @@ export interface SubscriberInfo {
   accountNo: string;
   name: string;
   username: string;
-  password: string;
+  /** AES-256-GCM ("v1:..."); decrypted per request, never kept in clear. */
+  passwordEnc: string | null;
+  /** Legacy plain text not yet encrypted by the sweep (secrets.encryptPlainPasswords). */
+  passwordPlain: string | null;
   status: "pending" | "active" | "suspended" | "terminated";
   staticIp: string | null;
   dealerId: number | null;
-  plan: { id: number; name: string; downloadKbps: number; uploadKbps: number };
+  boundMac: string | null;
+  macLearn: boolean;
+  simultaneousUse: number;
+  expiresAt: Date | null;
+  plan: PlanInfo;
 }
 
 export interface RouterCache {
@@ -45,10 +67,15 @@ export function createRouterCache(pool: pg.Pool): RouterCache {
   let map = new Map<string, RouterInfo>();
   return {
     async load() {
-      const r = await pool.query<{ id: number; name: string; ip: string; radius_secret: string; coa_port: number; vendor: string }>(
-        "SELECT id, name, host(ip_address) AS ip, radius_secret, coa_port, vendor::text FROM routers WHERE active",
+      const r = await pool.query<{ id: number; name: string; ip: string; radius_secret: string; coa_port: number; vendor: string; rma: boolean }>(
+        "SELECT id, name, host(ip_address) AS ip, radius_secret, coa_port, vendor::text, require_message_authenticator AS rma FROM routers WHERE active",
       );
-      map = new Map(r.rows.map((x) => [x.ip, { id: x.id, name: x.name, ip: x.ip, secret: x.radius_secret, coaPort: x.coa_port, vendor: x.vendor }]));
+      map = new Map(
+        r.rows.map((x) => [
+          x.ip,
+          { id: x.id, name: x.name, ip: x.ip, secret: x.radius_secret, coaPort: x.coa_port, vendor: x.vendor, requireMessageAuthenticator: x.rma },
+        ]),
+      );
     },
     byIp: (ip) => map.get(normaliseIp(ip)),
     secretFor: (ip) => map.get(normaliseIp(ip))?.secret,
@@ -57,8 +84,12 @@ export function createRouterCache(pool: pg.Pool): RouterCache {
 }
 
 const SUBSCRIBER_SQL = `
-SELECT s.updated_at, s.id, s.account_no, s.name, s.pppoe_username, s.pppoe_password, s.status::text AS status,
-       host(s.static_ip) AS static_ip, s.dealer_id, p.id AS plan_id, p.name AS plan_name, p.download_kbps, p.upload_kbps
+SELECT s.updated_at, s.id, s.account_no, s.name, s.pppoe_username, s.pppoe_password, s.pppoe_password_enc, s.status::text AS status,
+       host(s.static_ip) AS static_ip, s.dealer_id, s.bound_mac, s.mac_learn, s.simultaneous_use, s.expires_at,
+       p.id AS plan_id, p.name AS plan_name, p.download_kbps, p.upload_kbps,
+       p.burst_download_kbps, p.burst_upload_kbps, p.burst_threshold_download_kbps, p.burst_threshold_upload_kbps, p.burst_time_s,
+       p.fup_quota_bytes::text AS fup_quota_bytes, p.fup_download_kbps, p.fup_upload_kbps, p.suspended_policy::text AS suspended_policy,
+       p.walled_garden_address_list, p.walled_garden_download_kbps, p.walled_garden_upload_kbps, p.idle_timeout_s, p.framed_pool
   FROM subscribers s JOIN plans p ON p.id = s.plan_id`;
 
 interface SubscriberRow {
@@ -67,14 +98,33 @@ interface SubscriberRow {
   account_no: string;
   name: string;
   pppoe_username: string;
-  pppoe_password: string;
+  pppoe_password: string | null;
+  pppoe_password_enc: string | null;
   status: SubscriberInfo["status"];
   static_ip: string | null;
   dealer_id: number | null;
+  bound_mac: string | null;
+  mac_learn: boolean;
+  simultaneous_use: number;
+  expires_at: Date | null;
   plan_id: number;
   plan_name: string;
   download_kbps: number;
   upload_kbps: number;
+  burst_download_kbps: number | null;
+  burst_upload_kbps: number | null;
+  burst_threshold_download_kbps: number | null;
+  burst_threshold_upload_kbps: number | null;
+  burst_time_s: number | null;
+  fup_quota_bytes: string | null;
+  fup_download_kbps: number | null;
+  fup_upload_kbps: number | null;
+  suspended_policy: "reject" | "walled_garden" | null;
+  walled_garden_address_list: string | null;
+  walled_garden_download_kbps: number | null;
+  walled_garden_upload_kbps: number | null;
+  idle_timeout_s: number | null;
+  framed_pool: string | null;
 }
 
 const toInfo = (r: SubscriberRow): SubscriberInfo => ({
@@ -82,11 +132,40 @@ const toInfo = (r: SubscriberRow): SubscriberInfo => ({
   accountNo: r.account_no,
   name: r.name,
   username: r.pppoe_username,
-  password: r.pppoe_password,
+  passwordEnc: r.pppoe_password_enc,
+  passwordPlain: r.pppoe_password,
   status: r.status,
   staticIp: r.static_ip,
   dealerId: r.dealer_id,
-  plan: { id: r.plan_id, name: r.plan_name, downloadKbps: r.download_kbps, uploadKbps: r.upload_kbps },
+  boundMac: r.bound_mac,
+  macLearn: r.mac_learn,
+  simultaneousUse: r.simultaneous_use,
+  expiresAt: r.expires_at,
+  plan: {
+    id: r.plan_id,
+    name: r.plan_name,
+    downloadKbps: r.download_kbps,
+    uploadKbps: r.upload_kbps,
+    // The CHECK constraints keep these groups all-or-nothing.
+    burst:
+      r.burst_download_kbps !== null
+        ? {
+            downloadKbps: r.burst_download_kbps,
+            uploadKbps: r.burst_upload_kbps ?? 0,
+            thresholdDownloadKbps: r.burst_threshold_download_kbps ?? 0,
+            thresholdUploadKbps: r.burst_threshold_upload_kbps ?? 0,
+            timeSeconds: r.burst_time_s ?? 0,
+          }
+        : null,
+    fup:
+      r.fup_quota_bytes !== null
+        ? { quotaBytes: BigInt(r.fup_quota_bytes), downloadKbps: r.fup_download_kbps ?? 0, uploadKbps: r.fup_upload_kbps ?? 0 }
+        : null,
+    suspendedPolicy: r.suspended_policy,
+    walledGarden: { addressList: r.walled_garden_address_list, downloadKbps: r.walled_garden_download_kbps, uploadKbps: r.walled_garden_upload_kbps },
+    idleTimeoutS: r.idle_timeout_s,
+    framedPool: r.framed_pool,
+  },
 });
 
 /** How far behind the newest updated_at seen the change poll looks again. */
@@ -99,28 +178,41 @@ export interface SubscriberCache {
   /** Sync lookup only (accounting hot path); undefined when not cached. */
   cachedByUsername(username: string): SubscriberInfo | undefined;
   reloadOne(id: number): Promise<void>;
+  /** Reloads every subscriber on a plan (the plan's rates or policy changed). */
+  reloadPlan(planId: number): Promise<void>;
   /** Reloads rows whose updated_at moved since the last load (cheap; run every few seconds). */
   refreshChanged(): Promise<number>;
   readonly size: number;
 }
 
-export function createSubscriberCache(pool: pg.Pool, log: Logger): SubscriberCache {
+export function createSubscriberCache(pool: pg.Pool, log: Logger, opts: { lookbackMs?: number } = {}): SubscriberCache {
+  const lookbackMs = opts.lookbackMs ?? changesLookbackMs;
   let byName = new Map<string, SubscriberInfo>();
-  let watermark = new Date(0);
-  const see = (rows: SubscriberRow[]) => {
-    for (const row of rows) if (row.updated_at > watermark) watermark = row.updated_at;
+  // id -> username, so a renamed or reloaded row replaces its old key in O(1) (a scan of
+  // byName per changed row was quadratic at 100k subscribers).
+  let nameById = new Map<number, string>();
+  // Database clock at the previous change poll. The next poll re-reads rows updated since
+  // then minus lookbackMs: updated_at is set when a row is written, not when it
+  // commits, so a slow transaction's row is not skipped, and rows older than the window are
+  // not re-read on every poll.
+  let polledAt: Date | null = null;
+  const put = (row: SubscriberRow): SubscriberInfo => {
+    const oldName = nameById.get(row.id);
+    if (oldName !== undefined && oldName !== row.pppoe_username) byName.delete(oldName);
+    const info = toInfo(row);
+    byName.set(row.pppoe_username, info);
+    nameById.set(row.id, row.pppoe_username);
+    return info;
   };
-  const put = (row: SubscriberRow) => {
-    // A username may have changed: drop the old key of this id first.
-    const old = [...byName.values()].find((x) => x.id === row.id && x.username !== row.pppoe_username);
-    if (old) byName.delete(old.username);
-    byName.set(row.pppoe_username, toInfo(row));
-  };
+  const dbNow = async () => (await pool.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
   return {
     async load() {
+      const now = await dbNow();
       const r = await pool.query<SubscriberRow>(SUBSCRIBER_SQL);
-      byName = new Map(r.rows.map((row) => [row.pppoe_username, toInfo(row)]));
-      see(r.rows);
+      byName = new Map();
+      nameById = new Map();
+      for (const row of r.rows) put(row);
+      polledAt = now;
       log.debug("subscriber cache loaded", { size: byName.size });
     },
     async byUsername(username) {
@@ -128,29 +220,67 @@ export function createSubscriberCache(pool: pg.Pool, log: Logger): SubscriberCac
       if (hit) return hit;
       const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.pppoe_username = $1`, [username]);
       const row = r.rows[0];
-      if (!row) return null;
-      const info = toInfo(row);
-      byName.set(username, info);
-      return info;
+      return row ? put(row) : null;
     },
     cachedByUsername: (username) => byName.get(username),
     async refreshChanged() {
-      // updated_at is set when the row is written, not when it commits: look back a little
-      // so a slow transaction's row is not skipped (re-reading a few rows is harmless).
-      const since = new Date(watermark.getTime() - changesLookbackMs);
+      const now = await dbNow();
+      const since = new Date((polledAt ?? new Date(0)).getTime() - lookbackMs);
       const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.updated_at > $1 ORDER BY s.updated_at`, [since]);
       for (const row of r.rows) put(row);
-      see(r.rows);
+      polledAt = now;
       return r.rows.length;
     },
     async reloadOne(id) {
       const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.id = $1`, [id]);
-      for (const [name, info] of byName) if (info.id === id) byName.delete(name);
       const row = r.rows[0];
-      if (row) byName.set(row.pppoe_username, toInfo(row));
+      if (row) {
+        put(row);
+        return;
+      }
+      const oldName = nameById.get(id);
+      if (oldName !== undefined) byName.delete(oldName);
+      nameById.delete(id);
+    },
+    async reloadPlan(planId) {
+      const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.plan_id = $1`, [planId]);
+      for (const row of r.rows) put(row);
     },
     get size() {
       return byName.size;
+    },
+  };
+}
+
+/** Subscribers on FUP plans counted per refresh, at most (bounds the query and the map). */
+export const fupSubscribersMax = 200_000;
+
+export interface UsageCache {
+  /** Bytes (down + up) this calendar month (UTC) for subscribers on plans with a FUP quota. */
+  monthBytes(subscriberId: number): bigint;
+  refresh(): Promise<number>;
+}
+
+/**
+ * Fair-usage counters: month-to-date usage of subscribers on FUP plans, refreshed on a
+ * timer so the auth path reads a map. A subscriber crossing the quota mid-session is
+ * throttled at the next login (a CoA on crossing belongs to enforcement).
+ */
+export function createUsageCache(pool: pg.Pool): UsageCache {
+  let map = new Map<number, bigint>();
+  return {
+    monthBytes: (id) => map.get(id) ?? 0n,
+    async refresh() {
+      const r = await pool.query<{ subscriber_id: number; bytes: string }>(
+        `SELECT u.subscriber_id, sum(u.input_octets + u.output_octets)::text AS bytes
+           FROM subscriber_usage u
+          WHERE u.time >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+            AND u.subscriber_id IN (SELECT s.id FROM subscribers s JOIN plans p ON p.id = s.plan_id
+                                     WHERE p.fup_quota_bytes IS NOT NULL LIMIT ${fupSubscribersMax})
+          GROUP BY 1`,
+      );
+      map = new Map(r.rows.map((x) => [x.subscriber_id, BigInt(x.bytes)]));
+      return map.size;
     },
   };
 }

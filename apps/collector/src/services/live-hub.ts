@@ -20,7 +20,20 @@ export interface LiveClaims {
 export interface NocState {
   at: string;
   online: number;
-  routers: { id: number; name: string; online: number; inputBps: string; outputBps: string; lastSeenAt: string | null }[];
+  routers: {
+    id: number;
+    name: string;
+    online: number;
+    inputBps: string;
+    outputBps: string;
+    lastSeenAt: string | null;
+    /** Router health from reconciliation: RouterOS API/REST login on the last run. */
+    api?: "ok" | "failed" | "none";
+    apiError?: string | null;
+    reconciledAt?: string | null;
+    /** Drift repairs done on this router since the collector started. */
+    repairs?: number;
+  }[];
   newest: {
     sessionId: string;
     subscriberId: number | null;
@@ -31,7 +44,15 @@ export interface NocState {
     framedIp: string | null;
     startedAt: string;
   }[];
-  counters: { authAccepts: number; authRejects: number; dropped: number };
+  counters: {
+    authAccepts: number;
+    authRejects: number;
+    dropped: number;
+    /** NAT syslog ingest (docs/nat-ingest.md); absent when it is off. */
+    nat?: { received: number; stored: number; quarantined: number; skipped: number; dropped: number; spooled: number; replayed: number };
+  };
+  /** Sessions marked stale (no accounting for 3 interim intervals). */
+  stale?: number;
 }
 
 export interface SubscriberSessionState {
@@ -55,12 +76,18 @@ export interface SubscriberSessionState {
 export interface EnforcementResultEvent {
   actionId: string;
   subscriberId: number;
-  kind: "disconnect";
+  kind: string;
   status: "acked" | "nak" | "timeout" | "failed";
   routerLatencyMs: number | null;
   totalLatencyMs: number | null;
   errorCause: number | null;
   message: string;
+  /** Which path answered (coa = CoA-Request, disconnect = Disconnect-Request, api/rest = RouterOS). */
+  path?: "coa" | "disconnect" | "api" | "rest" | null;
+  /** RouterOS adapter error code (connect, login, timeout, trap ...). */
+  errorCode?: string | null;
+  /** Retries exhausted or a permanent failure: NOC staff must look. */
+  escalated?: boolean;
 }
 
 /** Where the hub gets its state; the DB-backed one is live-queries.ts. */

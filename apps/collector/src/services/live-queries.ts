@@ -2,6 +2,11 @@
 // radius_sessions(status, started_at) and (subscriber_id, status)).
 import type pg from "pg";
 import type { LiveStateSource, NocState, SubscriberSessionState } from "./live-hub";
+import type { RouterHealth } from "./reconciler";
+
+function healthOf(h: RouterHealth | undefined): Pick<NocState["routers"][number], "api" | "apiError" | "reconciledAt" | "repairs"> {
+  return h ? { api: h.api, apiError: h.apiError, reconciledAt: h.reconciledAt, repairs: h.repairs } : {};
+}
 
 /** Newest sessions shown on the NOC wall. */
 export const nocNewestMax = 15;
@@ -10,12 +15,14 @@ export function createLiveQueries(deps: {
   pool: pg.Pool;
   counters: () => NocState["counters"];
   routerLastSeen: (routerId: number) => Date | undefined;
+  /** Reconciliation's view of the router (API login, last seen, repairs); absent when off. */
+  routerHealth?: (routerId: number) => RouterHealth | undefined;
   rateLimit: (plan: { downloadKbps: number; uploadKbps: number }) => string;
 }): LiveStateSource {
   const { pool } = deps;
   return {
     async nocState() {
-      const [online, routers, newest] = await Promise.all([
+      const [online, routers, newest, stale] = await Promise.all([
         pool.query<{ n: string }>("SELECT count(*)::text AS n FROM radius_sessions WHERE status = 'active'"),
         pool.query<{ id: number; name: string; online: string; input_bps: string; output_bps: string }>(
           `SELECT r.id, r.name, count(s.id)::text AS online,
@@ -43,6 +50,7 @@ export function createLiveQueries(deps: {
             ORDER BY s.started_at DESC, s.id DESC
             LIMIT ${nocNewestMax}`,
         ),
+        pool.query<{ n: string }>("SELECT count(*)::text AS n FROM radius_sessions WHERE status = 'stale'"),
       ]);
       return {
         at: new Date().toISOString(),
@@ -54,6 +62,7 @@ export function createLiveQueries(deps: {
           inputBps: r.input_bps,
           outputBps: r.output_bps,
           lastSeenAt: deps.routerLastSeen(r.id)?.toISOString() ?? null,
+          ...healthOf(deps.routerHealth?.(r.id)),
         })),
         newest: newest.rows.map((s) => ({
           sessionId: s.id,
@@ -66,6 +75,7 @@ export function createLiveQueries(deps: {
           startedAt: s.started_at.toISOString(),
         })),
         counters: deps.counters(),
+        stale: Number(stale.rows[0]?.n ?? 0),
       };
     },
 

@@ -2,10 +2,17 @@
 // services (policy). Everything protocol-shaped is adapted here.
 import { timingSafeEqual } from "node:crypto";
 import { parseAccountingRequest, type AcctStatus as WireAcctStatus } from "@isp/network/radius/accounting";
-import { PacketCode } from "@isp/network/radius/codec";
+import { PacketCode, type AttributeValue } from "@isp/network/radius/codec";
 import { CoaClient } from "@isp/network/radius/coa-client";
+import { mppeKeyAttributes, verifyMsChapV1, verifyMsChapV2, type VerifyMsChapV2Result } from "@isp/network/radius/mschap";
 import { mikrotikRateLimit } from "@isp/network/radius/rate-limit";
-import { createRadiusServer, type RadiusServerCounters, type RadiusServerLogEvent } from "@isp/network/radius/server";
+import {
+  createRadiusServer,
+  type DropReason as ServerDropReason,
+  type DroppedRequestInfo,
+  type RadiusServerCounters,
+  type RadiusServerLogEvent,
+} from "@isp/network/radius/server";
 import type { Logger } from "../log";
 import type { DisconnectAnswer, DisconnectRequest } from "./enforcement-worker";
 import type { AcctHandler, AuthHandler, AuthRequestView } from "./radius-types";
@@ -31,6 +38,18 @@ interface EndpointOptions {
   /** Handlers running at once per server; beyond it the server drops (the NAS retransmits). */
   inFlightMax?: number;
 }
+
+interface AuthEndpointOptions extends EndpointOptions {
+  /** Per NAS: drop Access-Requests without Message-Authenticator (BlastRADIUS). */
+  requireMessageAuthenticatorFor?: (ip: string) => boolean;
+  /** Authenticity drops (bad/missing Message-Authenticator, Proxy-State unsigned), for the auth log. */
+  onDrop?: (reason: ServerDropReason, info: DroppedRequestInfo) => void;
+}
+
+// RFC 2548 2.4.3/2.4.4: encryption allowed (not required); 40- and 128-bit keys, as
+// FreeRADIUS's mschap module offers by default and MikroTik accepts.
+const MPPE_ENCRYPTION_POLICY = "Encryption-Allowed";
+const MPPE_ENCRYPTION_TYPES = 0x06;
 
 const wireStatus: Partial<Record<WireAcctStatus, AcctStatus>> = {
   Start: "start",
@@ -60,6 +79,7 @@ function dropTotal(c: RadiusServerCounters & { invalidRecords: number }): number
     c.dropUnknownNas +
     c.dropBadAuthenticator +
     c.dropMissingMessageAuthenticator +
+    c.dropProxyStateWithoutMessageAuthenticator +
     c.dropUnexpectedCode +
     c.dropOverload +
     c.dropByHandler +
@@ -68,7 +88,15 @@ function dropTotal(c: RadiusServerCounters & { invalidRecords: number }): number
   );
 }
 
-export async function createAuthEndpoint(opts: EndpointOptions, handler: AuthHandler): Promise<RadiusEndpoint> {
+/** RFC 2759 6 failure text: E=error R=retry C=new challenge V=version M=message. */
+function msChapError(ident: number, challenge: Buffer | undefined, disabled: boolean): Buffer {
+  const code = disabled ? 647 : 691;
+  const c = (challenge ?? Buffer.alloc(16)).toString("hex").toUpperCase();
+  const text = `E=${code} R=${disabled ? 0 : 1} C=${c} V=3 M=${disabled ? "Account disabled" : "Authentication failed"}`;
+  return Buffer.concat([Buffer.from([ident]), Buffer.from(text, "ascii")]);
+}
+
+export async function createAuthEndpoint(opts: AuthEndpointOptions, handler: AuthHandler): Promise<RadiusEndpoint> {
   const server = createRadiusServer({
     kind: "auth",
     host: opts.host,
@@ -76,19 +104,60 @@ export async function createAuthEndpoint(opts: EndpointOptions, handler: AuthHan
     secretFor: opts.secretFor,
     log: serverLog(opts.log),
     inFlightMax: opts.inFlightMax,
+    ...(opts.requireMessageAuthenticatorFor ? { requireMessageAuthenticatorFor: opts.requireMessageAuthenticatorFor } : {}),
+    ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
     handler: async (req) => {
+      const userName = req.getString("User-Name") ?? null;
       let credentialMatches: AuthRequestView["credentialMatches"] = null;
+      let msChap: Extract<VerifyMsChapV2Result, { ok: true }> | null = null;
+      const msResponse = req.getBuffer("MS-CHAP2-Response");
+      const msChallenge = req.getBuffer("MS-CHAP-Challenge");
+      const msV1Response = req.authMethod === "mschapv1" ? req.getBuffer("MS-CHAP-Response") : undefined;
       if (req.authMethod === "pap") {
         const offered = req.papPassword();
         if (offered !== undefined) credentialMatches = (clear) => equalText(offered, clear);
       } else if (req.authMethod === "chap") {
         credentialMatches = (clear) => req.verifyChap(clear);
+      } else if (req.authMethod === "mschapv2" && msResponse && msChallenge && userName !== null) {
+        credentialMatches = (clear) => {
+          const r = verifyMsChapV2({ username: userName, password: clear, authenticatorChallenge: msChallenge, response: msResponse });
+          msChap = r.ok ? r : null;
+          return r.ok;
+        };
+      } else if (msV1Response && msChallenge) {
+        credentialMatches = (clear) => verifyMsChapV1({ password: clear, challenge: msChallenge, response: msV1Response });
       }
-      const reply = await handler({ sourceIp: req.nasIp, userName: req.getString("User-Name") ?? null, credentialMatches });
-      return {
-        code: reply.code === "accept" ? PacketCode.AccessAccept : PacketCode.AccessReject,
-        attributes: reply.attributes.map((a) => [a.name, a.value] as const),
-      };
+      const reply = await handler({
+        sourceIp: req.nasIp,
+        userName,
+        method: req.authMethod,
+        credentialMatches,
+        callingStationId: req.getString("Calling-Station-Id") ?? null,
+      });
+      const attributes: Array<readonly [string, AttributeValue]> = reply.attributes.map((a) => [a.name, a.value] as const);
+      let code = reply.code === "accept" ? PacketCode.AccessAccept : PacketCode.AccessReject;
+      if (req.authMethod === "mschapv2") {
+        const ok = msChap as Extract<VerifyMsChapV2Result, { ok: true }> | null;
+        if (code === PacketCode.AccessAccept && ok) {
+          // The peer authenticates us with MS-CHAP2-Success; MPPE keys are hidden with our
+          // secret and this request's authenticator (RFC 2548 2.4.2).
+          attributes.push(
+            ["MS-CHAP2-Success", ok.successAttribute],
+            ...mppeKeyAttributes({ secret: req.secret, requestAuthenticator: req.packet.authenticator, passwordHashHash: ok.passwordHashHash, ntResponse: ok.ntResponse }),
+            ["MS-MPPE-Encryption-Policy", MPPE_ENCRYPTION_POLICY],
+            ["MS-MPPE-Encryption-Types", MPPE_ENCRYPTION_TYPES],
+          );
+        } else {
+          // An MS-CHAPv2 Accept without MS-CHAP2-Success would fail at the client anyway.
+          code = PacketCode.AccessReject;
+          attributes.push(["MS-CHAP-Error", msChapError(msResponse?.[0] ?? 0, msChallenge, reply.accountDisabled === true)]);
+        }
+      }
+      if (req.authMethod === "mschapv1" && code === PacketCode.AccessReject) {
+        // MS-CHAPv1 is authentication only: no MS-CHAP-MPPE-Keys on Accept (docs/radius-auth.md).
+        attributes.push(["MS-CHAP-Error", Buffer.concat([Buffer.from([msV1Response?.[0] ?? 0]), Buffer.from(`E=${reply.accountDisabled ? 647 : 691} R=0`, "ascii")])]);
+      }
+      return { code, attributes };
     },
   });
   return endpoint(server, await server.start(), { invalidRecords: 0 });
@@ -167,7 +236,8 @@ export function createDisconnectSender(opts: { timeoutMs?: number; retries?: num
       if (req.acctSessionId) attributes.push(["Acct-Session-Id", req.acctSessionId]);
       if (req.framedIp) attributes.push(["Framed-IP-Address", req.framedIp]);
       if (req.nasIpAddress) attributes.push(["NAS-IP-Address", req.nasIpAddress]);
-      const r = await client.disconnect({
+      if (req.attributes) attributes.push(...req.attributes);
+      const r = await client[req.code === "coa" ? "coa" : "disconnect"]({
         host: req.host,
         port: req.port,
         secret: req.secret,

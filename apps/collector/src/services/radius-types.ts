@@ -2,24 +2,30 @@
 // to it, so the auth and accounting services hold policy only and never touch bytes.
 import type { AcctInput } from "./session-store";
 
-export type ReplyAttribute =
-  | { name: "Reply-Message"; value: string }
-  | { name: "Framed-IP-Address"; value: string }
-  | { name: "Acct-Interim-Interval"; value: number }
-  | { name: "Session-Timeout"; value: number }
-  | { name: "Mikrotik-Rate-Limit"; value: string };
+/** A reply attribute by dictionary name (radius-glue encodes it). */
+export interface ReplyAttribute {
+  name: string;
+  value: string | number | Buffer;
+}
+
+export type AuthMethod = "pap" | "chap" | "mschapv2" | "mschapv1" | "eap" | "none";
 
 export interface AuthRequestView {
   /** Source address of the datagram (identifies the NAS). */
   sourceIp: string;
   userName: string | null;
-  /** PAP or CHAP check against a clear password; null when the request carries neither. */
+  method: AuthMethod;
+  /** Checks the offered PAP/CHAP/MS-CHAPv2 credential against a clear password; null when there is none to check. */
   credentialMatches: ((clearPassword: string) => boolean) | null;
+  /** Calling-Station-Id as sent (the subscriber's MAC on PPPoE). */
+  callingStationId: string | null;
 }
 
 export interface AuthReply {
   code: "accept" | "reject";
   attributes: ReplyAttribute[];
+  /** For MS-CHAP-Error: the account cannot log in at all (E=647) rather than bad credentials (E=691). */
+  accountDisabled?: boolean;
 }
 
 export interface AcctRequestView {

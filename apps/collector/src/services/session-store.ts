@@ -1,11 +1,18 @@
-// Keeps radius_sessions current from accounting records and feeds the time-series
-// writer. Order per record: read the session's previous totals, enqueue (and await) the
-// time-series rows, then upsert the session. If the time-series batch fails or the
-// queue is full nothing has changed, so the router's retransmit computes the same delta
-// again; records of one session are serialised in-process so a retransmit that arrives
-// while the first copy is still in flight sees the updated totals (delta 0).
+// Keeps radius_sessions current from accounting records and writes the time-series rows
+// (accounting_records, subscriber_usage), all in ONE transaction per batch, so a record is
+// either wholly applied or not at all.
+//
+// Exactly-once without a dedupe table: a record is applied only if it moves its session
+// forward (longer Acct-Session-Time, more octets, or a first Stop). A retransmit, a resend
+// with a new Identifier/Acct-Delay-Time, a replay of a spooled record that had already
+// committed, or a late interim moves nothing and is skipped: no usage, no raw row, no
+// counter change. Deltas are taken against the stored session maxima, so they are never
+// negative and their sum equals the session's final totals. Batches hold a transaction
+// advisory lock, so two writers (a slow direct batch that finally commits, and the spool
+// replay of the same records) see each other's results instead of racing.
 import type pg from "pg";
-import type { TsWriter } from "./ts-writer";
+import { insertAccountingRecords, insertUsageDeltas, type AccountingRecordRow, type UsageDeltaRow } from "@isp/db/timeseries";
+import { createBatchWriter, type BatchWriter, type TsWriterConfig } from "./ts-writer";
 
 export type AcctStatus = "start" | "stop" | "interim" | "on" | "off";
 
@@ -23,6 +30,25 @@ export interface AcctInput {
   delayTimeS: number;
 }
 
+/** One accounting record as the store applies it (and as the spool keeps it). */
+export interface AcctItem {
+  routerId: number;
+  /** From the subscriber cache; null = resolve by username inside the transaction. */
+  subscriberId: number | null;
+  rec: AcctInput;
+  /** When the collector received it (ms); the record's time is this minus Acct-Delay-Time. */
+  receivedAtMs: number;
+}
+
+/** A session that ended (Stop, Accounting-On/Off, stale): its address can be released. */
+export interface EndedSession {
+  routerId: number;
+  acctSessionId: string;
+  subscriberId: number | null;
+  framedIp: string | null;
+  cause: string;
+}
+
 /** RFC 2866 Acct-Status-Type values, as stored in accounting_records.status_type. */
 export const acctStatusCode: Record<AcctStatus, number> = { start: 1, stop: 2, interim: 3, on: 7, off: 8 };
 
@@ -30,22 +56,34 @@ export interface SessionStoreCounters {
   starts: number;
   interims: number;
   stops: number;
+  /** Records that moved nothing (duplicates, resends, late interims, replays of committed records). */
+  duplicates: number;
   nasRestarts: number;
   sessionsClosedByNas: number;
+  staleMarked: number;
+}
+
+export interface ApplyResult {
+  applied: number;
+  duplicates: number;
+  ended: EndedSession[];
 }
 
 export interface SessionStore {
+  /** Batched with other records; resolves when the batch holding it committed. */
   apply(routerId: number, subscriberId: number | null, rec: AcctInput, receivedAt?: Date): Promise<void>;
-  closeAllForRouter(routerId: number, cause: string): Promise<number>;
+  /** Same, for an item built by the caller (the accounting service). */
+  enqueue(item: AcctItem): Promise<void>;
+  /** Applies items in order in one transaction now (spool replay). */
+  applyBatch(items: readonly AcctItem[]): Promise<ApplyResult>;
+  /** Accounting-On/Off: closes the router's sessions last updated before `at`. */
+  closeAllForRouter(routerId: number, cause: string, at?: Date): Promise<number>;
+  /** Marks active sessions without an update for staleAfterS as stale; returns them. */
+  markStale(staleAfterS: number): Promise<EndedSession[]>;
+  /** Drains queued records. */
+  stop(): Promise<void>;
+  readonly queued: number;
   readonly counters: SessionStoreCounters;
-}
-
-interface PrevRow {
-  input_octets: string;
-  output_octets: string;
-  session_time_s: number;
-  last_update_at: Date;
-  subscriber_id: number | null;
 }
 
 /**
@@ -66,118 +104,388 @@ export function bps(deltaOctets: bigint, elapsedMs: number): bigint {
   return (deltaOctets * 8000n) / BigInt(Math.round(elapsedMs));
 }
 
-const UPSERT_SQL = `
+type SessionStatus = "active" | "stopped" | "stale";
+
+interface SessionState {
+  subscriberId: number | null;
+  username: string;
+  status: SessionStatus;
+  framedIp: string | null;
+  callingStationId: string | null;
+  nasPortId: string | null;
+  startedAt: Date;
+  lastUpdateAt: Date;
+  stoppedAt: Date | null;
+  sessionTimeS: number;
+  inputOctets: bigint;
+  outputOctets: bigint;
+  inputBps: bigint;
+  outputBps: bigint;
+  terminateCause: string | null;
+}
+
+/**
+ * Whether `rec` moves the session forward; anything else was already applied (or is
+ * older than what was) and must change nothing.
+ */
+export function advances(s: Pick<SessionState, "sessionTimeS" | "inputOctets" | "outputOctets" | "status"> | undefined, rec: AcctInput): boolean {
+  if (!s) return true;
+  return rec.sessionTimeS > s.sessionTimeS || rec.inputOctets > s.inputOctets || rec.outputOctets > s.outputOctets || (rec.status === "stop" && s.status !== "stopped");
+}
+
+/** Serialises accounting transactions across connections and processes. */
+const APPLY_LOCK_KEY = 7_263_001;
+
+const SELECT_SESSIONS_SQL = `
+SELECT s.router_id, s.acct_session_id, s.subscriber_id, s.username, s.status::text AS status, host(s.framed_ip) AS framed_ip,
+       s.calling_station_id, s.nas_port_id, s.started_at, s.last_update_at, s.stopped_at, s.session_time_s,
+       s.input_octets::text, s.output_octets::text, s.input_bps::text, s.output_bps::text, s.terminate_cause
+  FROM radius_sessions s
+  JOIN unnest($1::int[], $2::text[]) AS k(router_id, acct_session_id)
+    ON s.router_id = k.router_id AND s.acct_session_id = k.acct_session_id`;
+
+interface SessionRow {
+  router_id: number;
+  acct_session_id: string;
+  subscriber_id: number | null;
+  username: string;
+  status: SessionStatus;
+  framed_ip: string | null;
+  calling_station_id: string | null;
+  nas_port_id: string | null;
+  started_at: Date;
+  last_update_at: Date;
+  stopped_at: Date | null;
+  session_time_s: number;
+  input_octets: string;
+  output_octets: string;
+  input_bps: string;
+  output_bps: string;
+  terminate_cause: string | null;
+}
+
+// The state was computed under the advisory lock, so it is written as is; GREATEST and the
+// 'stopped' rule only guard against writers that do not take the lock.
+const UPSERT_SESSIONS_SQL = `
 INSERT INTO radius_sessions AS s
   (router_id, acct_session_id, subscriber_id, username, status, framed_ip, calling_station_id, nas_port_id,
    started_at, last_update_at, stopped_at, session_time_s, input_octets, output_octets, input_bps, output_bps, terminate_cause)
-VALUES ($1, $2, $3, $4, $5::session_status, $6::inet, $7, $8,
-   $9::timestamptz - make_interval(secs => $10), $9::timestamptz, $11, $10, $12::bigint, $13::bigint, $14::bigint, $15::bigint, $16)
+SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::text[], $5::session_status[], $6::inet[], $7::text[], $8::text[],
+                     $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int[], $13::bigint[], $14::bigint[],
+                     $15::bigint[], $16::bigint[], $17::text[])
 ON CONFLICT (router_id, acct_session_id) DO UPDATE SET
-  subscriber_id      = COALESCE(s.subscriber_id, EXCLUDED.subscriber_id),
-  framed_ip          = COALESCE(EXCLUDED.framed_ip, s.framed_ip),
-  calling_station_id = COALESCE(EXCLUDED.calling_station_id, s.calling_station_id),
-  nas_port_id        = COALESCE(EXCLUDED.nas_port_id, s.nas_port_id),
-  -- A late interim never reopens a stopped session, and never lowers totals.
+  subscriber_id      = EXCLUDED.subscriber_id,
+  framed_ip          = EXCLUDED.framed_ip,
+  calling_station_id = EXCLUDED.calling_station_id,
+  nas_port_id        = EXCLUDED.nas_port_id,
   status             = CASE WHEN s.status = 'stopped' THEN s.status ELSE EXCLUDED.status END,
+  started_at         = LEAST(s.started_at, EXCLUDED.started_at),
   stopped_at         = COALESCE(s.stopped_at, EXCLUDED.stopped_at),
   terminate_cause    = COALESCE(s.terminate_cause, EXCLUDED.terminate_cause),
   session_time_s     = GREATEST(s.session_time_s, EXCLUDED.session_time_s),
   input_octets       = GREATEST(s.input_octets, EXCLUDED.input_octets),
   output_octets      = GREATEST(s.output_octets, EXCLUDED.output_octets),
-  input_bps          = CASE WHEN EXCLUDED.last_update_at >= s.last_update_at THEN EXCLUDED.input_bps ELSE s.input_bps END,
-  output_bps         = CASE WHEN EXCLUDED.last_update_at >= s.last_update_at THEN EXCLUDED.output_bps ELSE s.output_bps END,
+  input_bps          = EXCLUDED.input_bps,
+  output_bps         = EXCLUDED.output_bps,
   last_update_at     = GREATEST(s.last_update_at, EXCLUDED.last_update_at)`;
 
-export function createSessionStore(pool: pg.Pool, writer: TsWriter): SessionStore {
-  const counters: SessionStoreCounters = { starts: 0, interims: 0, stops: 0, nasRestarts: 0, sessionsClosedByNas: 0 };
-  // Per-session serialisation; the map holds only sessions with a record in flight.
-  const tails = new Map<string, Promise<void>>();
+const key = (routerId: number, acctSessionId: string) => `${routerId}\u0000${acctSessionId}`;
 
-  const applyOne = async (routerId: number, subscriberId: number | null, rec: AcctInput, receivedAt: Date) => {
-    const time = new Date(receivedAt.getTime() - rec.delayTimeS * 1000);
-    const prevRes = await pool.query<PrevRow>(
-      "SELECT input_octets::text, output_octets::text, session_time_s, last_update_at, subscriber_id FROM radius_sessions WHERE router_id = $1 AND acct_session_id = $2",
-      [routerId, rec.acctSessionId],
-    );
-    const prev = prevRes.rows[0];
-    const prevIn = prev ? BigInt(prev.input_octets) : null;
-    const prevOut = prev ? BigInt(prev.output_octets) : null;
-    const dIn = sessionDelta(prevIn, rec.inputOctets);
-    const dOut = sessionDelta(prevOut, rec.outputOctets);
-    // Elapsed by the router's own session clock when it moved; else by wall clock.
-    const elapsedMs = prev
-      ? rec.sessionTimeS > prev.session_time_s
-        ? (rec.sessionTimeS - prev.session_time_s) * 1000
-        : time.getTime() - prev.last_update_at.getTime()
-      : rec.sessionTimeS * 1000;
-    const owner = subscriberId ?? prev?.subscriber_id ?? null;
-
-    await writer.enqueue({
-      accounting: [
-        {
-          time,
-          routerId,
-          acctSessionId: rec.acctSessionId,
-          subscriberId: owner,
-          username: rec.username,
-          statusType: acctStatusCode[rec.status],
-          sessionTimeS: rec.sessionTimeS,
-          inputOctets: rec.inputOctets,
-          outputOctets: rec.outputOctets,
-          framedIp: rec.framedIp,
-          terminateCause: rec.terminateCause,
-          delayTimeS: rec.delayTimeS,
-        },
-      ],
-      usage: owner !== null && (dIn > 0n || dOut > 0n) ? [{ time, subscriberId: owner, routerId, inputOctets: dIn, outputOctets: dOut }] : [],
-    });
-
-    const stopped = rec.status === "stop";
-    await pool.query(UPSERT_SQL, [
-      routerId,
-      rec.acctSessionId,
-      owner,
-      rec.username,
-      stopped ? "stopped" : "active",
-      rec.framedIp,
-      rec.callingStationId,
-      rec.nasPortId,
-      time,
-      rec.sessionTimeS,
-      stopped ? time : null,
-      rec.inputOctets.toString(),
-      rec.outputOctets.toString(),
-      stopped ? "0" : bps(dIn, elapsedMs).toString(),
-      stopped ? "0" : bps(dOut, elapsedMs).toString(),
-      rec.terminateCause,
-    ]);
-    if (rec.status === "start") counters.starts++;
-    else if (rec.status === "stop") counters.stops++;
-    else counters.interims++;
+function fromRow(r: SessionRow): SessionState {
+  return {
+    subscriberId: r.subscriber_id,
+    username: r.username,
+    status: r.status,
+    framedIp: r.framed_ip,
+    callingStationId: r.calling_station_id,
+    nasPortId: r.nas_port_id,
+    startedAt: r.started_at,
+    lastUpdateAt: r.last_update_at,
+    stoppedAt: r.stopped_at,
+    sessionTimeS: r.session_time_s,
+    inputOctets: BigInt(r.input_octets),
+    outputOctets: BigInt(r.output_octets),
+    inputBps: BigInt(r.input_bps),
+    outputBps: BigInt(r.output_bps),
+    terminateCause: r.terminate_cause,
   };
+}
+
+export interface SessionStoreOptions {
+  writer?: Partial<TsWriterConfig>;
+  /** Called after the commit that ended these sessions (Stop, Accounting-On/Off, stale). */
+  onEnded?: (ended: EndedSession[]) => void;
+  onDroppedUsage?: (n: number) => void;
+  /** Per statement inside an accounting transaction; a hung database fails the batch. */
+  statementTimeoutMs?: number;
+}
+
+export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions = {}): SessionStore {
+  const counters: SessionStoreCounters = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, sessionsClosedByNas: 0, staleMarked: 0 };
+  const statementTimeoutMs = Math.max(100, Math.round(options.statementTimeoutMs ?? 15_000));
+
+  // After the commit: a throwing hook must not make a committed batch look failed.
+  const notifyEnded = (ended: EndedSession[]) => {
+    try {
+      options.onEnded?.(ended);
+    } catch {
+      // The hook logs its own failures; nothing to undo here.
+    }
+  };
+
+  const inTransaction = async <R>(work: (c: pg.PoolClient) => Promise<R>): Promise<R> => {
+    const client = await pool.connect();
+    // A connection lost between two statements is reported as an event, not by a query;
+    // the next query fails anyway, so the event must not become an uncaught exception.
+    const onError = () => undefined;
+    client.on("error", onError);
+    let failure: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      await client.query(`SET LOCAL statement_timeout = ${statementTimeoutMs}`);
+      await client.query("SELECT pg_advisory_xact_lock($1)", [APPLY_LOCK_KEY]);
+      const out = await work(client);
+      await client.query("COMMIT");
+      return out;
+    } catch (err) {
+      failure = err as Error;
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.off("error", onError);
+      // After a failure the connection may be dead: discard it rather than pool it.
+      client.release(failure);
+    }
+  };
+
+  /** Session records (no On/Off) of one batch segment, in order. */
+  const applySessions = async (c: pg.PoolClient, items: readonly AcctItem[], out: { acct: AccountingRecordRow[]; usage: UsageDeltaRow[]; ended: EndedSession[]; tally: Tally }) => {
+    const keys = new Map<string, [number, string]>();
+    for (const it of items) keys.set(key(it.routerId, it.rec.acctSessionId), [it.routerId, it.rec.acctSessionId]);
+    const ks = [...keys.values()];
+    const rows = await c.query<SessionRow>(SELECT_SESSIONS_SQL, [ks.map((k) => k[0]), ks.map((k) => k[1])]);
+    const state = new Map<string, SessionState>();
+    for (const r of rows.rows) state.set(key(r.router_id, r.acct_session_id), fromRow(r));
+
+    // Records whose subscriber the cache did not know, and whose session has no owner yet.
+    const unknown = new Set<string>();
+    for (const it of items) {
+      if (it.subscriberId === null && state.get(key(it.routerId, it.rec.acctSessionId))?.subscriberId == null) unknown.add(it.rec.username);
+    }
+    const owners = new Map<string, number>();
+    if (unknown.size > 0) {
+      const r = await c.query<{ id: number; pppoe_username: string }>("SELECT id, pppoe_username FROM subscribers WHERE pppoe_username = ANY($1::text[])", [[...unknown]]);
+      for (const row of r.rows) owners.set(row.pppoe_username, row.id);
+    }
+
+    const dirty = new Set<string>();
+    for (const it of items) {
+      const rec = it.rec;
+      const k = key(it.routerId, rec.acctSessionId);
+      const prev = state.get(k);
+      if (!advances(prev, rec)) {
+        out.tally.duplicates++;
+        continue;
+      }
+      const time = new Date(it.receivedAtMs - rec.delayTimeS * 1000);
+      const owner = prev?.subscriberId ?? it.subscriberId ?? owners.get(rec.username) ?? null;
+      const dIn = sessionDelta(prev ? prev.inputOctets : null, rec.inputOctets);
+      const dOut = sessionDelta(prev ? prev.outputOctets : null, rec.outputOctets);
+      // Elapsed by the router's own session clock when it moved; else by wall clock.
+      const elapsedMs = prev
+        ? rec.sessionTimeS > prev.sessionTimeS
+          ? (rec.sessionTimeS - prev.sessionTimeS) * 1000
+          : time.getTime() - prev.lastUpdateAt.getTime()
+        : rec.sessionTimeS * 1000;
+      const stopped = rec.status === "stop" || prev?.status === "stopped";
+      const next: SessionState = {
+        subscriberId: owner,
+        username: prev?.username ?? rec.username,
+        status: stopped ? "stopped" : "active",
+        framedIp: rec.framedIp ?? prev?.framedIp ?? null,
+        callingStationId: rec.callingStationId ?? prev?.callingStationId ?? null,
+        nasPortId: rec.nasPortId ?? prev?.nasPortId ?? null,
+        startedAt: prev?.startedAt ?? new Date(time.getTime() - rec.sessionTimeS * 1000),
+        lastUpdateAt: prev && prev.lastUpdateAt > time ? prev.lastUpdateAt : time,
+        stoppedAt: prev?.stoppedAt ?? (rec.status === "stop" ? time : null),
+        sessionTimeS: Math.max(prev?.sessionTimeS ?? 0, rec.sessionTimeS),
+        inputOctets: prev && prev.inputOctets > rec.inputOctets ? prev.inputOctets : rec.inputOctets,
+        outputOctets: prev && prev.outputOctets > rec.outputOctets ? prev.outputOctets : rec.outputOctets,
+        inputBps: stopped ? 0n : bps(dIn, elapsedMs),
+        outputBps: stopped ? 0n : bps(dOut, elapsedMs),
+        terminateCause: prev?.terminateCause ?? rec.terminateCause,
+      };
+      state.set(k, next);
+      dirty.add(k);
+      out.acct.push({
+        time,
+        routerId: it.routerId,
+        acctSessionId: rec.acctSessionId,
+        subscriberId: owner,
+        username: rec.username,
+        statusType: acctStatusCode[rec.status],
+        sessionTimeS: rec.sessionTimeS,
+        inputOctets: rec.inputOctets,
+        outputOctets: rec.outputOctets,
+        framedIp: rec.framedIp,
+        terminateCause: rec.terminateCause,
+        delayTimeS: rec.delayTimeS,
+      });
+      if (owner !== null && (dIn > 0n || dOut > 0n)) out.usage.push({ time, subscriberId: owner, routerId: it.routerId, inputOctets: dIn, outputOctets: dOut });
+      if (rec.status === "stop" && prev?.status !== "stopped") {
+        out.ended.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, framedIp: next.framedIp, cause: rec.terminateCause ?? "Stop" });
+      }
+      if (rec.status === "start") out.tally.starts++;
+      else if (rec.status === "stop") out.tally.stops++;
+      else out.tally.interims++;
+    }
+    if (dirty.size === 0) return;
+    const cols: unknown[][] = Array.from({ length: 17 }, () => []);
+    for (const k of dirty) {
+      const s = state.get(k)!;
+      const [routerId, acctSessionId] = keys.get(k)!;
+      const v = [
+        routerId,
+        acctSessionId,
+        s.subscriberId,
+        s.username,
+        s.status,
+        s.framedIp,
+        s.callingStationId,
+        s.nasPortId,
+        s.startedAt,
+        s.lastUpdateAt,
+        s.stoppedAt,
+        s.sessionTimeS,
+        s.inputOctets.toString(),
+        s.outputOctets.toString(),
+        s.inputBps.toString(),
+        s.outputBps.toString(),
+        s.terminateCause,
+      ];
+      v.forEach((x, i) => cols[i]!.push(x));
+    }
+    await c.query(UPSERT_SESSIONS_SQL, cols);
+  };
+
+  /** Accounting-On/Off: a Stop-like raw row for each session it closes. */
+  const applyNas = async (c: pg.PoolClient, routerId: number, cause: string, at: Date, out: { acct: AccountingRecordRow[]; ended: EndedSession[] }): Promise<number> => {
+    // Only sessions last heard of before the reboot: a late or resent Accounting-On must
+    // not close sessions the router opened after it came back.
+    const r = await c.query<{ acct_session_id: string; subscriber_id: number | null; username: string; session_time_s: number; input_octets: string; output_octets: string; framed_ip: string | null }>(
+      `UPDATE radius_sessions SET status = 'stopped', stopped_at = $3, terminate_cause = COALESCE(terminate_cause, $2), input_bps = 0, output_bps = 0
+        WHERE router_id = $1 AND status IN ('active', 'stale') AND last_update_at <= $3
+        RETURNING acct_session_id, subscriber_id, username, session_time_s, input_octets::text, output_octets::text, host(framed_ip) AS framed_ip`,
+      [routerId, cause, at],
+    );
+    for (const s of r.rows) {
+      out.acct.push({
+        time: at,
+        routerId,
+        acctSessionId: s.acct_session_id,
+        subscriberId: s.subscriber_id,
+        username: s.username,
+        statusType: acctStatusCode.stop,
+        sessionTimeS: s.session_time_s,
+        inputOctets: BigInt(s.input_octets),
+        outputOctets: BigInt(s.output_octets),
+        framedIp: s.framed_ip,
+        terminateCause: cause,
+        delayTimeS: 0,
+      });
+      out.ended.push({ routerId, acctSessionId: s.acct_session_id, subscriberId: s.subscriber_id, framedIp: s.framed_ip, cause });
+    }
+    return r.rows.length;
+  };
+
+  interface Tally {
+    starts: number;
+    interims: number;
+    stops: number;
+    duplicates: number;
+    nasRestarts: number;
+    closedByNas: number;
+  }
+
+  const applyBatch = async (items: readonly AcctItem[]): Promise<ApplyResult> => {
+    if (items.length === 0) return { applied: 0, duplicates: 0, ended: [] };
+    const tally: Tally = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, closedByNas: 0 };
+    const result = await inTransaction(async (c) => {
+      const out = { acct: [] as AccountingRecordRow[], usage: [] as UsageDeltaRow[], ended: [] as EndedSession[], tally };
+      // Segments of session records, split at Accounting-On/Off so those see (and close)
+      // exactly the sessions recorded before them.
+      let segment: AcctItem[] = [];
+      for (const it of items) {
+        if (it.rec.status === "on" || it.rec.status === "off") {
+          await applySessions(c, segment, out);
+          segment = [];
+          const at = new Date(it.receivedAtMs - it.rec.delayTimeS * 1000);
+          tally.closedByNas += await applyNas(c, it.routerId, it.rec.status === "on" ? "NAS-Reboot" : "NAS-Request", at, out);
+          tally.nasRestarts++;
+        } else {
+          segment.push(it);
+        }
+      }
+      if (segment.length > 0) await applySessions(c, segment, out);
+      if (out.acct.length > 0) await insertAccountingRecords(c, out.acct);
+      if (out.usage.length > 0) {
+        const { dropped } = await insertUsageDeltas(c, out.usage);
+        if (dropped > 0) options.onDroppedUsage?.(dropped);
+      }
+      return out;
+    });
+    counters.starts += tally.starts;
+    counters.interims += tally.interims;
+    counters.stops += tally.stops;
+    counters.duplicates += tally.duplicates;
+    counters.nasRestarts += tally.nasRestarts;
+    counters.sessionsClosedByNas += tally.closedByNas;
+    if (result.ended.length > 0) notifyEnded(result.ended);
+    return { applied: items.length - tally.duplicates, duplicates: tally.duplicates, ended: result.ended };
+  };
+
+  const writer: BatchWriter<AcctItem> = createBatchWriter<AcctItem>(
+    async (items) => {
+      await applyBatch(items);
+    },
+    () => 1,
+    options.writer,
+  );
 
   return {
     apply(routerId, subscriberId, rec, receivedAt = new Date()) {
-      const key = `${routerId}\u0000${rec.acctSessionId}`;
-      const prior = tails.get(key) ?? Promise.resolve();
-      const run = prior.catch(() => undefined).then(() => applyOne(routerId, subscriberId, rec, receivedAt));
-      const tail = run.catch(() => undefined);
-      tails.set(key, tail);
-      void tail.then(() => {
-        if (tails.get(key) === tail) tails.delete(key);
-      });
-      return run;
+      return writer.enqueue({ routerId, subscriberId, rec, receivedAtMs: receivedAt.getTime() });
     },
-    async closeAllForRouter(routerId, cause) {
-      const r = await pool.query(
-        `UPDATE radius_sessions SET status = 'stopped', stopped_at = now(), terminate_cause = COALESCE(terminate_cause, $2),
-                input_bps = 0, output_bps = 0
-          WHERE router_id = $1 AND status = 'active'`,
-        [routerId, cause],
+    enqueue: (item) => writer.enqueue(item),
+    applyBatch,
+    async closeAllForRouter(routerId, cause, at = new Date()) {
+      const before = counters.sessionsClosedByNas;
+      const status: AcctStatus = cause === "NAS-Request" ? "off" : "on";
+      await writer.enqueue({
+        routerId,
+        subscriberId: null,
+        rec: { status, acctSessionId: "", username: "", sessionTimeS: 0, inputOctets: 0n, outputOctets: 0n, framedIp: null, callingStationId: null, nasPortId: null, terminateCause: null, delayTimeS: 0 },
+        receivedAtMs: at.getTime(),
+      });
+      return counters.sessionsClosedByNas - before;
+    },
+    async markStale(staleAfterS) {
+      const rows = await inTransaction((c) =>
+        c.query<{ router_id: number; acct_session_id: string; subscriber_id: number | null; framed_ip: string | null }>(
+          `UPDATE radius_sessions SET status = 'stale', input_bps = 0, output_bps = 0
+            WHERE status = 'active' AND last_update_at < now() - make_interval(secs => $1)
+            RETURNING router_id, acct_session_id, subscriber_id, host(framed_ip) AS framed_ip`,
+          [staleAfterS],
+        ),
       );
-      counters.nasRestarts++;
-      counters.sessionsClosedByNas += r.rowCount ?? 0;
-      return r.rowCount ?? 0;
+      const ended = rows.rows.map((r) => ({ routerId: r.router_id, acctSessionId: r.acct_session_id, subscriberId: r.subscriber_id, framedIp: r.framed_ip, cause: "Stale" }));
+      counters.staleMarked += ended.length;
+      if (ended.length > 0) notifyEnded(ended);
+      return ended;
+    },
+    stop: () => writer.stop(),
+    get queued() {
+      return writer.queuedRows;
     },
     counters,
   };

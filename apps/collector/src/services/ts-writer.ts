@@ -2,7 +2,9 @@
 // returned promise: it resolves only once the batch holding those rows is committed, so
 // an Accounting-Response means "durable". When the queue is full, enqueue rejects at once
 // (QueueFullError): the handler then sends no ACK and the router retransmits later, which
-// is the backpressure path. Spooling to disk is a later issue.
+// is the backpressure path; the accounting service then spools to disk (acct-spool.ts).
+// createBatchWriter is the same machinery for any item type (session-store.ts batches
+// whole accounting records with it).
 
 import type { AccountingRecordRow, UsageDeltaRow } from "@isp/db/timeseries";
 
@@ -42,8 +44,8 @@ export class WriterStoppedError extends Error {
   }
 }
 
-interface Pending {
-  rows: Partial<TsBatch>;
+interface Pending<T> {
+  rows: T;
   count: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -57,8 +59,8 @@ export interface TsWriterCounters {
   flushFailures: number;
 }
 
-export interface TsWriter {
-  enqueue(rows: Partial<TsBatch>): Promise<void>;
+export interface BatchWriter<T> {
+  enqueue(rows: T): Promise<void>;
   /** Flushes what is queued now; resolves when it (and any flush before it) is done. */
   flush(): Promise<void>;
   /** Stops accepting rows and drains the queue. */
@@ -67,16 +69,34 @@ export interface TsWriter {
   readonly counters: TsWriterCounters;
 }
 
+export type TsWriter = BatchWriter<Partial<TsBatch>>;
+
 function rowCount(rows: Partial<TsBatch>): number {
   return (rows.accounting?.length ?? 0) + (rows.usage?.length ?? 0);
 }
 
 export function createTsWriter(sink: TsSink, config: Partial<TsWriterConfig> = {}): TsWriter {
+  return createBatchWriter<Partial<TsBatch>>(
+    async (items) => {
+      const batch: TsBatch = { accounting: [], usage: [] };
+      for (const item of items) {
+        if (item.accounting) batch.accounting.push(...item.accounting);
+        if (item.usage) batch.usage.push(...item.usage);
+      }
+      await sink(batch);
+    },
+    rowCount,
+    config,
+  );
+}
+
+/** Batches items for `sink`; `size` is an item's weight against the row bounds. */
+export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: (item: T) => number, config: Partial<TsWriterConfig> = {}): BatchWriter<T> {
   const cfg = { ...defaultTsWriterConfig, ...config };
   if (cfg.batchRowsMax < 1 || cfg.queueRowsMax < cfg.batchRowsMax) {
     throw new Error("ts-writer: need 1 <= batchRowsMax <= queueRowsMax");
   }
-  const queue: Pending[] = [];
+  const queue: Pending<T>[] = [];
   let queued = 0; // rows in `queue`
   let inFlight = 0; // rows in the batch being written
   let timer: NodeJS.Timeout | null = null;
@@ -84,10 +104,10 @@ export function createTsWriter(sink: TsSink, config: Partial<TsWriterConfig> = {
   let stopped = false;
   const counters: TsWriterCounters = { enqueuedRows: 0, committedRows: 0, rejectedFull: 0, flushes: 0, flushFailures: 0 };
 
-  const takeBatch = (): Pending[] => {
+  const takeBatch = (): Pending<T>[] => {
     // An item's rows stay together (one promise = one commit); a single item larger than
     // batchRowsMax still goes alone rather than being stuck forever.
-    const items: Pending[] = [];
+    const items: Pending<T>[] = [];
     let rows = 0;
     while (queue.length > 0) {
       const next = queue[0]!;
@@ -104,14 +124,9 @@ export function createTsWriter(sink: TsSink, config: Partial<TsWriterConfig> = {
   const writeOnce = async (): Promise<void> => {
     const items = takeBatch();
     if (items.length === 0) return;
-    const batch: TsBatch = { accounting: [], usage: [] };
-    for (const item of items) {
-      if (item.rows.accounting) batch.accounting.push(...item.rows.accounting);
-      if (item.rows.usage) batch.usage.push(...item.rows.usage);
-    }
     counters.flushes++;
     try {
-      await sink(batch);
+      await sink(items.map((i) => i.rows));
       counters.committedRows += inFlight;
       for (const item of items) item.resolve();
     } catch (err) {
@@ -141,7 +156,7 @@ export function createTsWriter(sink: TsSink, config: Partial<TsWriterConfig> = {
 
   return {
     enqueue(rows) {
-      const count = rowCount(rows);
+      const count = size(rows);
       if (stopped) return Promise.reject(new WriterStoppedError());
       if (count === 0) return Promise.resolve();
       if (queued + inFlight + count > cfg.queueRowsMax) {

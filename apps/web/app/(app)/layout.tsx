@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { LogoutButton } from "~/components/LogoutButton";
 import { SessionKeepAlive } from "~/components/SessionKeepAlive";
-import { canSeeNoc } from "~/lib/roles";
+import { canLookUpNat, canSeeNoc } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { TrpcReactProvider } from "~/trpc/react";
 
@@ -23,6 +23,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         <nav>
           {canSeeNoc(operator.role) && <Link href="/noc">NOC wall</Link>}
           <Link href="/subscribers">Subscribers</Link>
+          {canLookUpNat(operator.role) && <Link href="/compliance">Compliance</Link>}
         </nav>
         <div className="whoami" data-testid="whoami">
           {operator.name} <span className="role">{operator.role}</span>

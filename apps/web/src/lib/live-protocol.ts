@@ -14,6 +14,11 @@ export const nocRouterSchema = z.object({
   inputBps: decimal,
   outputBps: decimal,
   lastSeenAt: isoTime.nullable(),
+  // Router health from the collector's reconciliation (absent when it is off).
+  api: z.enum(["ok", "failed", "none"]).optional(),
+  apiError: z.string().nullable().optional(),
+  reconciledAt: isoTime.nullable().optional(),
+  repairs: z.number().int().nonnegative().optional(),
 });
 
 export const nocNewestSchema = z.object({
@@ -74,6 +79,8 @@ export const enforcementResultSchema = z.object({
   totalLatencyMs: z.number().nullable().optional().transform((v) => v ?? null),
   errorCause: z.number().nullable().optional().transform((v) => v ?? null),
   message: z.string().nullable().optional().transform((v) => v ?? null),
+  path: z.enum(["coa", "disconnect", "api", "rest"]).nullable().optional().transform((v) => v ?? null),
+  escalated: z.boolean().optional().transform((v) => v ?? false),
 });
 export type EnforcementResult = z.output<typeof enforcementResultSchema>;
 

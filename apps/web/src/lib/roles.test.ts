@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { canDisconnect, canSeeNoc, homeFor, isRole } from "./roles";
+import { canDisconnect, canLookUpNat, canSeeNoc, homeFor, isRole } from "./roles";
 
 describe("roles", () => {
-  it("lands NOC staff on the wall and everyone else on subscribers", () => {
+  it("lands NOC staff on the wall, compliance on the lookup and everyone else on subscribers", () => {
     expect(homeFor("noc")).toBe("/noc");
-    for (const role of ["admin", "support", "manager", "dealer", "compliance"] as const) expect(homeFor(role)).toBe("/subscribers");
+    expect(homeFor("compliance")).toBe("/compliance");
+    for (const role of ["admin", "support", "manager", "dealer"] as const) expect(homeFor(role)).toBe("/subscribers");
+  });
+
+  it("lets only compliance officers look up NAT records", () => {
+    expect(canLookUpNat("compliance")).toBe(true);
+    for (const role of ["admin", "noc", "support", "manager", "dealer"] as const) expect(canLookUpNat(role)).toBe(false);
   });
 
   it("lets only support and admin disconnect", () => {

@@ -5,6 +5,9 @@ export type OperatorRole = (typeof operatorRoles)[number];
 export const nocRoles: readonly OperatorRole[] = ["noc", "admin", "manager", "support"];
 export const supportRoles: readonly OperatorRole[] = ["support", "admin"];
 export const managerRoles: readonly OperatorRole[] = ["manager", "admin"];
+// Lawful-request lookups disclose who was behind an address: compliance officers only.
+// Admin is left out on purpose (separation of duties, docs/compliance.md).
+export const complianceRoles: readonly OperatorRole[] = ["compliance"];
 
 export function isRole(value: unknown): value is OperatorRole {
   return typeof value === "string" && (operatorRoles as readonly string[]).includes(value);
@@ -18,7 +21,12 @@ export function canSeeNoc(role: OperatorRole): boolean {
   return nocRoles.includes(role);
 }
 
+export function canLookUpNat(role: OperatorRole): boolean {
+  return complianceRoles.includes(role);
+}
+
 /** Where an operator lands after login. */
-export function homeFor(role: OperatorRole): "/noc" | "/subscribers" {
-  return role === "noc" ? "/noc" : "/subscribers";
+export function homeFor(role: OperatorRole): "/noc" | "/subscribers" | "/compliance" {
+  if (role === "noc") return "/noc";
+  return role === "compliance" ? "/compliance" : "/subscribers";
 }

@@ -44,6 +44,9 @@ export const enforcementActionSchema = z.object({
   totalLatencyMs: z.number().int().nullable(),
   errorCause: z.number().int().nullable(),
   lastError: z.string().nullable(),
+  /** Which path answered: coa, disconnect, api or rest (null until done, or when nothing was sent). */
+  path: z.string().nullable(),
+  escalated: z.boolean(),
 });
 export type EnforcementActionDto = z.infer<typeof enforcementActionSchema>;
 
@@ -59,6 +62,7 @@ export const subscriberDetailSchema = z.object({
   pppoeUsername: z.string(),
   staticIp: z.string().nullable(),
   plan: z.object({
+    id: z.number().int(),
     name: z.string(),
     rate: z.string(),
     price: z.string(),

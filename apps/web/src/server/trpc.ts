@@ -1,16 +1,24 @@
 import "server-only";
 import { initTRPC, TRPCError } from "@trpc/server";
+import type { Queryable } from "@isp/db/timeseries";
 import type { OperatorRole } from "../lib/roles";
-import { managerRoles, nocRoles, supportRoles } from "../lib/roles";
+import { complianceRoles, managerRoles, nocRoles, supportRoles } from "../lib/roles";
 import type { SessionOperator } from "../types/next-auth";
 import { currentOperator } from "./auth";
 import { db } from "./db";
+import { pgPool } from "./pg";
 import { subscriberScope } from "./scope";
 
-export async function createContext() {
+export interface Context {
+  operator: SessionOperator | null;
+  db: typeof db;
+  /** Raw SQL for the time-series tables; the server's bounded pool unless a test passes its own. */
+  pg?: () => Queryable;
+}
+
+export async function createContext(): Promise<Context> {
   return { operator: await currentOperator(), db };
 }
-export type Context = Awaited<ReturnType<typeof createContext>>;
 
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
@@ -42,3 +50,6 @@ function roleProcedure(roles: readonly OperatorRole[]) {
 export const nocProcedure = roleProcedure(nocRoles);
 export const supportProcedure = roleProcedure(supportRoles);
 export const managerProcedure = roleProcedure(managerRoles);
+export const complianceProcedure = roleProcedure(complianceRoles).use(({ ctx, next }) =>
+  next({ ctx: { pg: (ctx.pg ?? pgPool)() } }),
+);

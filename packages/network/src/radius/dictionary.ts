@@ -265,6 +265,7 @@ export const ATTRIBUTES: readonly AttributeDef[] = [
   vsa(VendorId.ERX, "ERX-Service-Statistics", 83, "integer", { disabled: 0, time: 1, "time-volume": 2 }),
 
   // Microsoft (RFC 2548): MS-CHAPv2 and MPPE keying
+  vsa(VendorId.Microsoft, "MS-CHAP-Response", 1, "octets"),
   vsa(VendorId.Microsoft, "MS-CHAP-Error", 2, "string"),
   vsa(VendorId.Microsoft, "MS-MPPE-Encryption-Policy", 7, "integer", { "Encryption-Allowed": 1, "Encryption-Required": 2 }),
   // A bitmask of allowed key lengths (RFC 2548), so no enumeration.

@@ -17,6 +17,7 @@ import {
   MsChapError,
   mppeKeyAttributes,
   ntPasswordHash,
+  verifyMsChapV1,
   verifyMsChapV2,
 } from "./mschap";
 
@@ -283,5 +284,21 @@ describe("dictionary entries for vendor 311", () => {
       response: getBuffer(packet, "MS-CHAP2-Response") ?? Buffer.alloc(0),
     });
     expect(result.ok && result.successAttribute.toString("latin1")).toBe("\x05" + rfc.authenticatorResponse);
+  });
+});
+
+describe("MS-CHAPv1 (RFC 2433 B.2)", () => {
+  // RFC 2433 appendix B.2: password "MyPw", challenge 102DB5DF085D3041.
+  const challenge = Buffer.from("102DB5DF085D3041", "hex");
+  const ntResponse = Buffer.from("4E9D3C8F9CFD385D5BF4D3246791956CA4C351AB409A3D61", "hex");
+  const response = (nt: Buffer, flags = 1) => Buffer.concat([Buffer.from([1, flags]), Buffer.alloc(24), nt]);
+
+  it("the RFC's NT-Response verifies; another password, an LM-only response or a short value does not", () => {
+    expect(challengeResponse(challenge, ntPasswordHash("MyPw"))).toEqual(ntResponse);
+    expect(verifyMsChapV1({ password: "MyPw", challenge, response: response(ntResponse) })).toBe(true);
+    expect(verifyMsChapV1({ password: "mypw", challenge, response: response(ntResponse) })).toBe(false);
+    expect(verifyMsChapV1({ password: "MyPw", challenge, response: response(ntResponse, 0) })).toBe(false);
+    expect(verifyMsChapV1({ password: "MyPw", challenge, response: response(ntResponse).subarray(0, 49) })).toBe(false);
+    expect(verifyMsChapV1({ password: "MyPw", challenge: Buffer.alloc(16), response: response(ntResponse) })).toBe(false);
   });
 });

@@ -329,6 +329,25 @@ export function verifyMsChapV2(input: VerifyMsChapV2Input): VerifyMsChapV2Result
   };
 }
 
+// ---------------------------------------------------------------- MS-CHAPv1 (RFC 2433)
+
+export const MSCHAP1_RESPONSE_LENGTH = 50;
+export const MSCHAP1_CHALLENGE_LENGTH = 8;
+
+/**
+ * Checks an MS-CHAP-Response (RFC 2548 2.1.3: ident, flags, LM-Response (24), NT-Response (24))
+ * against an 8-byte MS-CHAP-Challenge, NT-Response only (flags bit 0 set; LM hashes are
+ * refused). Never throws on what a NAS sent.
+ */
+export function verifyMsChapV1(input: { password: string; challenge: Buffer; response: Buffer }): boolean {
+  const { response, challenge } = input;
+  if (!Buffer.isBuffer(response) || response.length !== MSCHAP1_RESPONSE_LENGTH) return false;
+  if (!Buffer.isBuffer(challenge) || challenge.length !== MSCHAP1_CHALLENGE_LENGTH) return false;
+  if ((response[1]! & 0x01) === 0 || input.password.length > PASSWORD_LENGTH_MAX) return false;
+  const expected = challengeResponse(challenge, ntPasswordHash(input.password));
+  return timingSafeEqual(expected, response.subarray(26, 50));
+}
+
 // ---------------------------------------------------------------- MPPE keys (RFC 3079)
 
 export const MPPE_KEY_LENGTH = 16;

@@ -47,8 +47,8 @@ export interface RadiusRequest {
   getBigInt(name: string): bigint | undefined;
   getDate(name: string): Date | undefined;
   has(name: string): boolean;
-  /** "pap" (User-Password), "chap" (CHAP-Password), "eap" (EAP-Message) or "none". */
-  readonly authMethod: "pap" | "chap" | "eap" | "none";
+  /** "pap" (User-Password), "chap" (CHAP-Password), "mschapv2" (MS-CHAP2-Response), "mschapv1" (MS-CHAP-Response), "eap" (EAP-Message) or "none". */
+  readonly authMethod: "pap" | "chap" | "mschapv2" | "mschapv1" | "eap" | "none";
   /** Decrypted PAP password, undefined when absent or malformed. */
   papPassword(): string | undefined;
   /** Checks CHAP-Password against the subscriber's cleartext password. */
@@ -68,6 +68,7 @@ export type DropReason =
   | "unknown-nas"
   | "bad-authenticator"
   | "missing-message-authenticator"
+  | "proxy-state-without-message-authenticator"
   | "unexpected-code"
   | "overload"
   | "duplicate-in-flight"
@@ -92,6 +93,8 @@ export interface RadiusServerCounters {
   dropUnknownNas: number;
   dropBadAuthenticator: number;
   dropMissingMessageAuthenticator: number;
+  /** Access-Request with Proxy-State but no Message-Authenticator (BlastRADIUS). */
+  dropProxyStateWithoutMessageAuthenticator: number;
   dropUnexpectedCode: number;
   dropOverload: number;
   dropDuplicateInFlight: number;
@@ -117,6 +120,13 @@ export interface RadiusServerOptions {
   inFlightMax?: number;
   /** Drop Access-Requests without Message-Authenticator (BlastRADIUS). Default false: many NAS do not send it yet. */
   requireMessageAuthenticator?: boolean;
+  /** Per-NAS override of requireMessageAuthenticator (called after secretFor; keep it a map lookup). */
+  requireMessageAuthenticatorFor?: (nasIp: string) => boolean;
+  /**
+   * Called for every drop of a request from a known NAS that a person may need to see
+   * (authenticator and BlastRADIUS drops), with what the packet said. Must not throw or block.
+   */
+  onDrop?: (reason: DropReason, info: DroppedRequestInfo) => void;
   /** Retransmissions within this window get the cached reply instead of a second handler call. Default 5000. */
   duplicateCacheMs?: number;
   /** Entries in the duplicate cache; the oldest is evicted when full. Default 65536. */
@@ -129,6 +139,16 @@ export interface RadiusServerOptions {
   stopDrainMs?: number;
   /** SO_RCVBUF for bursts (a NAS reboot storm); capped by net.core.rmem_max. Default 4 MiB. */
   socketReceiveBufferBytes?: number;
+}
+
+export interface DroppedRequestInfo {
+  nasIp: string;
+  srcPort: number;
+  code: number;
+  /** User-Name and Calling-Station-Id as sent; unverified when the drop is about authenticity. */
+  userName: string | undefined;
+  callingStationId: string | undefined;
+  authMethod: RadiusRequest["authMethod"];
 }
 
 export interface RadiusServer {
@@ -169,6 +189,7 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
     dropUnknownNas: 0,
     dropBadAuthenticator: 0,
     dropMissingMessageAuthenticator: 0,
+    dropProxyStateWithoutMessageAuthenticator: 0,
     dropUnexpectedCode: 0,
     dropOverload: 0,
     dropDuplicateInFlight: 0,
@@ -203,6 +224,22 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
       options.log({ level, reason, nasIp: rinfo.address, srcPort: rinfo.port, message: `radius ${kind}: ${message}`, suppressed });
     } catch {
       // A broken logger must not take the server down.
+    }
+  }
+
+  function reportDrop(reason: DropReason, packet: RadiusPacket, rinfo: RemoteInfo): void {
+    if (!options.onDrop) return;
+    try {
+      options.onDrop(reason, {
+        nasIp: rinfo.address,
+        srcPort: rinfo.port,
+        code: packet.code,
+        userName: getString(packet, "User-Name"),
+        callingStationId: getString(packet, "Calling-Station-Id"),
+        authMethod: authMethodOf(packet),
+      });
+    } catch {
+      // A broken hook must not take the server down.
     }
   }
 
@@ -257,20 +294,31 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
       if (!verifyMessageAuthenticator(packet, secret)) {
         counters.dropBadAuthenticator++;
         log("warn", "bad-authenticator", rinfo, `bad Message-Authenticator (wrong shared secret?) id=${packet.identifier}`);
+        reportDrop("bad-authenticator", packet, rinfo);
         return;
       }
+    } else if (packet.code === PacketCode.AccessRequest && hasAttribute(packet, "Proxy-State")) {
+      // BlastRADIUS (CVE-2024-3596) forges replies through attacker-chosen Proxy-State;
+      // FreeRADIUS's limit_proxy_state: a request carrying it must be signed.
+      counters.dropProxyStateWithoutMessageAuthenticator++;
+      log("warn", "proxy-state-without-message-authenticator", rinfo, "Access-Request with Proxy-State but no Message-Authenticator");
+      reportDrop("proxy-state-without-message-authenticator", packet, rinfo);
+      return;
     } else if (
       packet.code === PacketCode.StatusServer ||
-      (packet.code === PacketCode.AccessRequest && (options.requireMessageAuthenticator || hasAttribute(packet, "EAP-Message")))
+      (packet.code === PacketCode.AccessRequest &&
+        ((options.requireMessageAuthenticatorFor?.(rinfo.address) ?? options.requireMessageAuthenticator) || hasAttribute(packet, "EAP-Message")))
     ) {
       // RFC 3579 3.2 (EAP) and RFC 5997 (Status-Server) make it mandatory.
       counters.dropMissingMessageAuthenticator++;
       log("warn", "missing-message-authenticator", rinfo, `${packetCodeName(packet.code)} without Message-Authenticator`);
+      reportDrop("missing-message-authenticator", packet, rinfo);
       return;
     }
     if (hasComputedRequestAuthenticator(packet.code) && !verifyAccountingRequestAuthenticator(packet, secret)) {
       counters.dropBadAuthenticator++;
       log("warn", "bad-authenticator", rinfo, `bad Request Authenticator (wrong shared secret?) id=${packet.identifier}`);
+      reportDrop("bad-authenticator", packet, rinfo);
       return;
     }
 
@@ -405,14 +453,22 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
   };
 }
 
-function makeRequest(kind: RadiusServerKind, packet: RadiusPacket, rinfo: RemoteInfo, secret: string, receivedAt: number): RadiusRequest {
-  const authMethod = hasAttribute(packet, "User-Password")
+function authMethodOf(packet: RadiusPacket): RadiusRequest["authMethod"] {
+  return hasAttribute(packet, "User-Password")
     ? "pap"
     : hasAttribute(packet, "CHAP-Password")
       ? "chap"
-      : hasAttribute(packet, "EAP-Message")
-        ? "eap"
-        : "none";
+      : hasAttribute(packet, "MS-CHAP2-Response")
+        ? "mschapv2"
+        : hasAttribute(packet, "MS-CHAP-Response")
+          ? "mschapv1"
+          : hasAttribute(packet, "EAP-Message")
+            ? "eap"
+            : "none";
+}
+
+function makeRequest(kind: RadiusServerKind, packet: RadiusPacket, rinfo: RemoteInfo, secret: string, receivedAt: number): RadiusRequest {
+  const authMethod = authMethodOf(packet);
   return {
     kind,
     packet,

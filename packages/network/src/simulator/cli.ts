@@ -22,7 +22,12 @@ const HELP = `Options:
   --connect-per-second <n> dial ramp (default 50)
   --chap-ratio <0..1>      share of CHAP logins (default 0)
   --reconnect-ms <n>       redial after reject/disconnect
-  --no-stop-on-exit        do not send Stop for sessions on Ctrl-C`;
+  --no-stop-on-exit        do not send Stop for sessions on Ctrl-C
+  --coa-mode <m>           act (default) | ack-without-acting (ACK Disconnect/CoA, change nothing)
+  --api-port <n>           serve the RouterOS API on nas-ip:<n> (0 = ephemeral; off when absent)
+  --rest-port <n>          serve the RouterOS 7 REST API on nas-ip:<n> (0 = ephemeral; off when absent)
+  --router-user <name>     API/REST login (default admin)
+  --router-password <s>    API/REST password (default empty)`;
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -71,6 +76,10 @@ async function main(): Promise<void> {
   }
   const nasIp = args.get("nas-ip") ?? "127.0.0.2";
   const reconnect = args.get("reconnect-ms");
+  const coaMode = args.get("coa-mode") ?? "act";
+  if (coaMode !== "act" && coaMode !== "ack-without-acting") throw new Error("--coa-mode must be act or ack-without-acting");
+  const apiPort = args.get("api-port");
+  const restPort = args.get("rest-port");
   const sim = new RouterSimulator({
     nasIp,
     nasIdentifier: args.get("nas-identifier") ?? `sim-${nasIp}`,
@@ -84,12 +93,18 @@ async function main(): Promise<void> {
     connectPerSecond: num(args, "connect-per-second", 50),
     chapRatio: num(args, "chap-ratio", 0),
     ...(reconnect === undefined ? {} : { autoReconnectAfterMs: Number(reconnect) }),
+    coaMode,
+    ...(apiPort === undefined ? {} : { routerOsApi: { port: num(args, "api-port", 0) } }),
+    ...(restPort === undefined ? {} : { routerOsRest: { port: num(args, "rest-port", 0) } }),
+    routerUsers: { [args.get("router-user") ?? "admin"]: args.get("router-password") ?? "" },
   });
   sim.on("reject", (e) => console.log(`reject ${e.username} (${e.authMethod}) ${e.replyMessage ?? ""}`));
   sim.on("session-stop", (s) => console.log(`stop ${s.username} ${s.acctSessionId} ${s.terminateCause}`));
   sim.on("disconnect-request", (d) => console.log(`disconnect-request from ${d.from} session=${d.acctSessionId ?? "-"} user=${d.userName ?? "-"} found=${d.found}`));
   await sim.start();
-  console.log(`simulator ${nasIp}: ${subscribers.length} subscribers, CoA on ${nasIp}:${sim.coaBoundPort()}`);
+  console.log(`simulator ${nasIp}: ${subscribers.length} subscribers, CoA on ${nasIp}:${sim.coaBoundPort()} (${coaMode})`);
+  if (apiPort !== undefined) console.log(`RouterOS API on ${nasIp}:${sim.apiBoundPort()}`);
+  if (restPort !== undefined) console.log(`RouterOS REST on http://${nasIp}:${sim.restBoundPort()}/rest`);
   const ticker = setInterval(() => console.log(JSON.stringify(sim.stats())), 5000);
   const shutdown = async () => {
     clearInterval(ticker);

@@ -10,6 +10,9 @@ import { splitOctets } from "../radius/accounting";
 import { RadiusClient, setReceiveBuffer, SOCKET_RECEIVE_BUFFER_BYTES_DEFAULT } from "../radius/client";
 import { decodePacket, getBuffer, getIp, getString, PacketCode, type RadiusPacket } from "../radius/codec";
 import { parseMikrotikRateLimit } from "../radius/rate-limit";
+import { createRouterOsApiServer, type RouterOsApiServer, type RouterOsApiServerOptions } from "../routeros/api-server";
+import { createRouterOsRestServer, type RouterOsRestServer } from "../routeros/rest-server";
+import { formatMaxLimit, parseMaxLimit, RouterState, type RosRecord } from "../routeros/state";
 
 export interface SimSubscriber {
   username: string;
@@ -49,7 +52,20 @@ export interface RouterSimulatorOptions {
   stopSendsStops?: boolean;
   /** Seed for reproducible choices (CHAP, counters). */
   seed?: number;
+  /**
+   * "ack-without-acting" answers Disconnect/CoA for a known session with an ACK and does
+   * nothing, the router bug behind "CoA was ACKed but the user stayed online". Default "act".
+   */
+  coaMode?: CoaMode;
+  /** Serve the RouterOS API (TCP) over this router's state; host defaults to nasIp, port 0 = ephemeral. */
+  routerOsApi?: { port: number; host?: string } & Pick<RouterOsApiServerOptions, "legacyLogin" | "faults" | "connectionsMax">;
+  /** Serve the RouterOS 7 REST API (HTTP) over the same state. */
+  routerOsRest?: { port: number; host?: string };
+  /** API/REST logins, name -> password. Default { admin: "" } as on a fresh RouterOS. */
+  routerUsers?: Record<string, string>;
 }
+
+export type CoaMode = "act" | "ack-without-acting";
 
 export type AuthMethod = "pap" | "chap";
 
@@ -89,6 +105,10 @@ export interface SimStats {
   coaAcks: number;
   coaNaks: number;
   coaDropped: number;
+  /** Disconnect/CoA requests ACKed while coaMode was "ack-without-acting". */
+  ackedWithoutActing: number;
+  /** /ppp/active entries removed through the RouterOS API or REST. */
+  apiRemovals: number;
   retransmits: number;
 }
 
@@ -117,6 +137,10 @@ interface LiveSession extends SimSession {
   class: Buffer | undefined;
   interimTimer?: NodeJS.Timeout;
   utilisation: number;
+  /** `.id` under /ppp/active. */
+  rosId: string;
+  /** `.id` of the dynamic `<pppoe-name>` simple queue, when the RouterOS servers run. */
+  queueId?: string;
 }
 
 const DEFAULT_DOWNLOAD_KBPS = 10240;
@@ -139,7 +163,13 @@ function mulberry32(seed: number): () => number {
 }
 
 export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
-  private readonly opts: Required<Omit<RouterSimulatorOptions, "autoReconnectAfterMs" | "seed">> & Pick<RouterSimulatorOptions, "autoReconnectAfterMs">;
+  private readonly opts: Required<Omit<RouterSimulatorOptions, "autoReconnectAfterMs" | "seed" | "coaMode" | "routerOsApi" | "routerOsRest" | "routerUsers">> &
+    Pick<RouterSimulatorOptions, "autoReconnectAfterMs" | "routerOsApi" | "routerOsRest">;
+  /** The router's configuration as its API and REST servers see it (queues, address lists, secrets, /ppp/active). */
+  readonly routerState: RouterState;
+  private coaModeNow: CoaMode;
+  private apiServer: RouterOsApiServer | undefined;
+  private restServer: RouterOsRestServer | undefined;
   private readonly slots: SubscriberSlot[];
   private readonly byId = new Map<string, LiveSession>();
   private readonly client: RadiusClient;
@@ -169,6 +199,8 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     coaAcks: 0,
     coaNaks: 0,
     coaDropped: 0,
+    ackedWithoutActing: 0,
+    apiRemovals: 0,
   };
 
   constructor(options: RouterSimulatorOptions) {
@@ -193,6 +225,43 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     // Unique across restarts of the same NAS, like RouterOS's counter after a reboot.
     this.sessionPrefix = `${last.toString(16).padStart(2, "0")}${Math.floor(Date.now() / 1000).toString(16)}`;
     this.poolPrefix = `100.${64 + (last % 64)}`;
+    this.coaModeNow = options.coaMode ?? "act";
+    this.routerState = new RouterState({ users: options.routerUsers ?? { admin: "" }, identity: this.opts.nasIdentifier });
+    this.routerState.ppp = {
+      list: () => [...this.byId.values()].map((s) => this.pppActiveRecord(s)),
+      remove: (id) => {
+        const session = [...this.byId.values()].find((s) => s.rosId === id);
+        if (!session) return false;
+        this.counters.apiRemovals++;
+        // As `/ppp active remove` on RouterOS: the session ends at once and Stop follows.
+        void this.endSession(session, "Admin-Reset");
+        return true;
+      },
+    };
+    this.routerState.on("queue-change", (q) => this.onQueueChange(q));
+  }
+
+  /** Switches how Disconnect/CoA requests are obeyed, e.g. to turn the "ACK but stays online" bug on mid-test. */
+  setCoaMode(mode: CoaMode): void {
+    this.coaModeNow = mode;
+  }
+
+  get coaMode(): CoaMode {
+    return this.coaModeNow;
+  }
+
+  /** RouterOS API port (0 when not serving). */
+  apiBoundPort(): number {
+    return this.apiServer?.port ?? 0;
+  }
+
+  /** RouterOS REST port (0 when not serving). */
+  restBoundPort(): number {
+    return this.restServer?.port ?? 0;
+  }
+
+  private get servesRouterOs(): boolean {
+    return this.opts.routerOsApi !== undefined || this.opts.routerOsRest !== undefined;
   }
 
   /** The bound CoA port (useful with coaPort 0). */
@@ -215,6 +284,17 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
       });
     });
     this.coaPortBound = this.coaSocket.address().port;
+    const api = this.opts.routerOsApi;
+    if (api) {
+      const { port, host, ...rest } = api;
+      this.apiServer = createRouterOsApiServer({ ...rest, state: this.routerState, port, host: host ?? this.opts.nasIp });
+      await this.apiServer.start();
+    }
+    const restOpts = this.opts.routerOsRest;
+    if (restOpts) {
+      this.restServer = createRouterOsRestServer({ state: this.routerState, port: restOpts.port, host: restOpts.host ?? this.opts.nasIp });
+      await this.restServer.start();
+    }
     this.running = true;
     for (const slot of this.slots) this.enqueue(slot);
   }
@@ -226,6 +306,11 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     if (this.rampTimer) clearInterval(this.rampTimer);
     this.rampTimer = undefined;
     this.connectQueue.length = 0;
+    // No API commands while the sessions wind down.
+    await this.apiServer?.stop();
+    await this.restServer?.stop();
+    this.apiServer = undefined;
+    this.restServer = undefined;
     const sendStops = options.sendStops ?? this.opts.stopSendsStops;
     const ending: Promise<void>[] = [];
     for (const slot of this.slots) {
@@ -391,7 +476,20 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
       outputPackets: 0,
       class: getBuffer(response, "Class"),
       utilisation,
+      rosId: this.routerState.allocateId(),
     };
+    if (this.servesRouterOs) {
+      // RouterOS gives a RADIUS rate limit a dynamic simple queue named <pppoe-user>.
+      try {
+        session.queueId = this.routerState.add(
+          "/queue/simple",
+          { name: `<${nasPortId}>`, target: `${framedIp}/32`, "max-limit": formatMaxLimit(rates) },
+          { dynamic: true },
+        );
+      } catch {
+        // a leftover of the same name: the session simply has no dynamic queue
+      }
+    }
     slot.session = session;
     slot.state = "online";
     this.byId.set(session.acctSessionId, session);
@@ -436,6 +534,13 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     slot.session = undefined;
     slot.state = "stopping";
     this.byId.delete(session.acctSessionId);
+    if (session.queueId) {
+      try {
+        this.routerState.remove("/queue/simple", session.queueId, { internal: true });
+      } catch {
+        // already gone
+      }
+    }
     if (session.interimTimer) clearTimeout(session.interimTimer);
     this.grow(session);
     await this.sendAccounting(session, "Stop", terminateCause);
@@ -545,8 +650,11 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     if (isDisconnect) {
       this.counters.disconnectRequests++;
       this.emit("disconnect-request", info);
-      // Later behaviours (e.g. ACK without acting, like a buggy router) branch here.
-      if (session) {
+      if (session && this.coaModeNow === "ack-without-acting") {
+        replyCode = PacketCode.DisconnectAck;
+        this.counters.disconnectAcks++;
+        this.counters.ackedWithoutActing++;
+      } else if (session) {
         replyCode = PacketCode.DisconnectAck;
         this.counters.disconnectAcks++;
         void this.endSession(session, "Admin-Reset");
@@ -559,15 +667,23 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
       this.counters.coaRequests++;
       const rateLimit = getString(packet, "Mikrotik-Rate-Limit");
       this.emit("coa-request", rateLimit === undefined ? info : { ...info, rateLimit });
-      if (session) {
+      if (session && this.coaModeNow === "ack-without-acting") {
+        replyCode = PacketCode.CoaAck;
+        this.counters.coaAcks++;
+        this.counters.ackedWithoutActing++;
+      } else if (session) {
         replyCode = PacketCode.CoaAck;
         this.counters.coaAcks++;
         const rates = rateLimit === undefined ? undefined : parseMikrotikRateLimit(rateLimit);
         if (rates) {
-          this.grow(session); // bill the old rate up to now
-          session.rateLimit = rateLimit;
-          session.downloadKbps = rates.downloadKbps;
-          session.uploadKbps = rates.uploadKbps;
+          this.applyRate(session, rates, rateLimit);
+          if (session.queueId) {
+            try {
+              this.routerState.set("/queue/simple", session.queueId, { "max-limit": formatMaxLimit(rates) }, { internal: true });
+            } catch {
+              // the dynamic queue went away; the session's rate is what matters
+            }
+          }
         }
       } else {
         replyCode = PacketCode.CoaNak;
@@ -586,6 +702,47 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     this.coaReplies.set(replyKey, { authenticator: Buffer.from(packet.authenticator), reply });
     if (this.coaReplies.size > COA_REPLY_CACHE_ENTRIES_MAX) this.coaReplies.delete(this.coaReplies.keys().next().value!);
     this.coaSocket?.send(reply, rinfo.port, rinfo.address);
+  }
+
+  private applyRate(session: LiveSession, rates: { downloadKbps: number; uploadKbps: number }, rateLimit: string | undefined): void {
+    session.rateLimit = rateLimit;
+    if (session.downloadKbps === rates.downloadKbps && session.uploadKbps === rates.uploadKbps) return;
+    this.grow(session); // bill the old rate up to now
+    session.downloadKbps = rates.downloadKbps;
+    session.uploadKbps = rates.uploadKbps;
+  }
+
+  /** A simple queue added or set through the API/REST limits the session it targets (by address, or by name). */
+  private onQueueChange(q: RosRecord): void {
+    if (q.disabled === "true") return;
+    const rates = parseMaxLimit(q["max-limit"] ?? "");
+    if (!rates) return;
+    const target = (q.target ?? "").split(",").map((t) => (t.endsWith("/32") ? t.slice(0, -3) : t));
+    for (const s of this.byId.values()) {
+      if (target.includes(s.framedIp) || q.name === s.username || q.name === `<${s.nasPortId}>`) {
+        this.applyRate(s, rates, `${Math.round(rates.uploadKbps)}k/${Math.round(rates.downloadKbps)}k`);
+      }
+    }
+  }
+
+  private pppActiveRecord(s: LiveSession): RosRecord {
+    const up = Math.max(0, Math.floor((Date.now() - s.startedAt.getTime()) / 1000));
+    const d = Math.floor(up / 86400);
+    const h = Math.floor((up % 86400) / 3600);
+    const m = Math.floor((up % 3600) / 60);
+    return {
+      ".id": s.rosId,
+      name: s.username,
+      service: "pppoe",
+      "caller-id": s.callingStationId,
+      address: s.framedIp,
+      uptime: `${d ? `${d}d` : ""}${h}h${m}m${up % 60}s`,
+      encoding: "",
+      "session-id": `0x${s.acctSessionId.toUpperCase()}`,
+      "limit-bytes-in": "0",
+      "limit-bytes-out": "0",
+      radius: "true",
+    };
   }
 
   private snapshot(s: LiveSession): SimSession {

@@ -129,6 +129,7 @@ export function NocWall({ initial }: { initial: NocState }) {
                 <th>Up Mbps</th>
                 <th>Trend</th>
                 <th>Last seen</th>
+                <th>API</th>
               </tr>
             </thead>
             <tbody>
@@ -162,11 +163,15 @@ export function NocWall({ initial }: { initial: NocState }) {
                     <Sparkline samples={history[r.id] ?? []} />
                   </td>
                   <td className="muted">{r.lastSeenAt ? formatClock(r.lastSeenAt) : "—"}</td>
+                  <td data-testid="router-api" data-api={r.api ?? ""} title={r.apiError ?? (r.reconciledAt ? `reconciled ${formatClock(r.reconciledAt)}` : undefined)}>
+                    {r.api === "ok" ? "ok" : r.api === "failed" ? <span className="badge failed">login failed</span> : "—"}
+                    {r.repairs ? <span className="muted"> · {r.repairs} repaired</span> : null}
+                  </td>
                 </tr>
               ))}
               {state.routers.length === 0 && (
                 <tr>
-                  <td colSpan={6} className="muted">
+                  <td colSpan={7} className="muted">
                     No routers configured.
                   </td>
                 </tr>

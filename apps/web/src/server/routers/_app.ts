@@ -1,5 +1,6 @@
 import "server-only";
 import { createCallerFactory, router } from "../trpc";
+import { complianceRouter } from "./compliance";
 import { enforcementRouter } from "./enforcement";
 import { liveRouter } from "./live";
 import { nocRouter } from "./noc";
@@ -10,6 +11,7 @@ export const appRouter = router({
   subscriber: subscriberRouter,
   enforcement: enforcementRouter,
   noc: nocRouter,
+  compliance: complianceRouter,
 });
 
 export type AppRouter = typeof appRouter;

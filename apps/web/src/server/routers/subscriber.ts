@@ -1,5 +1,6 @@
 import "server-only";
-import { requestEnforcement } from "@isp/db/outbox";
+import { InvalidActionError, requestEnforcement } from "@isp/db/outbox";
+import { formatKbps } from "../../lib/format";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { subscriberDetailSchema, subscriberRowSchema } from "../dto";
@@ -7,6 +8,14 @@ import { getSubscriber, searchLimitMax, searchSubscribers, subscriberVisible } f
 import { protectedProcedure, router, supportProcedure } from "../trpc";
 
 const idInput = z.object({ id: z.number().int().positive() });
+
+/** One-click actions on the subscriber page; each is one transaction (state + outbox + audit). */
+export const subscriberActionKinds = ["kick", "suspend", "restore", "change_plan", "throttle", "walled_garden_on", "walled_garden_off", "terminate"] as const;
+const actionInput = idInput.extend({
+  kind: z.enum(subscriberActionKinds),
+  planId: z.number().int().positive().optional(),
+  reason: z.string().trim().max(200).optional(),
+});
 
 export const subscriberRouter = router({
   search: protectedProcedure
@@ -39,5 +48,38 @@ export const subscriberRouter = router({
         reason: input.reason || "Disconnected by support",
       });
       return { actionId: String(actionId) };
+    }),
+
+  plans: protectedProcedure
+    .output(z.array(z.object({ id: z.number().int(), name: z.string(), rate: z.string() })))
+    .query(async ({ ctx }) => {
+      const plans = await ctx.prisma.plan.findMany({ where: { active: true }, orderBy: { downloadKbps: "asc" } });
+      return plans.map((p) => ({ id: p.id, name: p.name, rate: `${formatKbps(p.downloadKbps)} / ${formatKbps(p.uploadKbps)}` }));
+    }),
+
+  act: supportProcedure
+    .input(actionInput)
+    .output(z.object({ actionId: z.string() }))
+    .mutation(async ({ ctx, input }) => {
+      if (!(await subscriberVisible(ctx.prisma, ctx.scope, input.id))) {
+        throw new TRPCError({ code: "NOT_FOUND", message: "Subscriber not found" });
+      }
+      if (input.kind === "change_plan" && input.planId === undefined) {
+        throw new TRPCError({ code: "BAD_REQUEST", message: "Pick a plan" });
+      }
+      try {
+        const { actionId } = await requestEnforcement(ctx.prisma, {
+          kind: input.kind,
+          subscriberId: input.id,
+          ...(input.planId !== undefined ? { planId: input.planId } : {}),
+          operatorId: ctx.operator.id,
+          actor: ctx.operator.username,
+          reason: input.reason || `${input.kind} by ${ctx.operator.role}`,
+        });
+        return { actionId: String(actionId) };
+      } catch (err) {
+        if (err instanceof InvalidActionError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
+        throw err;
+      }
     }),
 });

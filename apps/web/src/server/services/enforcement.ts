@@ -16,6 +16,8 @@ interface ActionRow {
   totalLatencyMs: number | null;
   errorCause: number | null;
   lastError: string | null;
+  path: string | null;
+  escalated: boolean;
   requestedBy?: { username: string } | null;
 }
 
@@ -33,6 +35,8 @@ export function toActionDto(a: ActionRow): EnforcementActionDto {
     totalLatencyMs: a.totalLatencyMs,
     errorCause: a.errorCause,
     lastError: a.lastError,
+    path: a.path,
+    escalated: a.escalated,
   };
 }
 

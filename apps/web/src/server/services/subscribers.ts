@@ -125,6 +125,7 @@ export async function getSubscriber(prisma: Prisma, scope: Scope, id: number): P
     pppoeUsername: s.pppoeUsername,
     staticIp: s.staticIp,
     plan: {
+      id: s.plan.id,
       name: s.plan.name,
       rate: `${formatKbps(s.plan.downloadKbps)} down / ${formatKbps(s.plan.uploadKbps)} up`,
       price: formatMoney(s.plan.pricePaisa, s.plan.currency.trim() as CurrencyCode),

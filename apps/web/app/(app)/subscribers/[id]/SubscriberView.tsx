@@ -14,8 +14,32 @@ const actionPollMs = 500;
 
 type ActionView =
   | { phase: "sending"; actionId: string | null }
-  | { phase: "done"; actionId: string; status: "acked" | "nak" | "timeout" | "failed"; totalLatencyMs: number | null; errorCause: number | null; message: string | null }
+  | {
+      phase: "done";
+      actionId: string;
+      kind: string;
+      status: "acked" | "nak" | "timeout" | "failed";
+      totalLatencyMs: number | null;
+      errorCause: number | null;
+      message: string | null;
+      path: string | null;
+      escalated: boolean;
+    }
   | { phase: "error"; message: string };
+
+/** Actions after which the router has no session for this subscriber. */
+const sessionEnding = new Set(["disconnect", "kick", "suspend", "terminate", "restore", "walled_garden_off"]);
+
+const actionButtons: { kind: Exclude<ActionKind, "change_plan">; label: string; title: string; danger?: boolean; confirm?: string }[] = [
+  { kind: "kick", label: "Kick session", title: "Disconnect the session; the subscriber may dial in again" },
+  { kind: "suspend", label: "Suspend", title: "Suspend the account and end its session", danger: true },
+  { kind: "restore", label: "Restore", title: "Reactivate a suspended account" },
+  { kind: "throttle", label: "Throttle", title: "Apply the plan's fair-usage rate now" },
+  { kind: "walled_garden_on", label: "Walled garden on", title: "Put the session in the walled-garden address list" },
+  { kind: "walled_garden_off", label: "Walled garden off", title: "Take the session out of the walled garden" },
+  { kind: "terminate", label: "Terminate", title: "End the account for good", danger: true, confirm: "Terminate this account? This cannot be undone from here." },
+];
+type ActionKind = "kick" | "suspend" | "restore" | "change_plan" | "throttle" | "walled_garden_on" | "walled_garden_off" | "terminate";
 
 function useNow(periodMs: number): number {
   const [now, setNow] = useState(() => Date.now());
@@ -44,7 +68,7 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
   const finish = useCallback(
     (r: Extract<ActionView, { phase: "done" }>) => {
       setAction((prev) => (prev?.phase === "sending" && (prev.actionId === null || prev.actionId === r.actionId) ? r : prev));
-      if (r.status === "acked") setLiveSession(null);
+      if (r.status === "acked" && sessionEnding.has(r.kind)) setLiveSession(null);
       void queryClient.invalidateQueries({ queryKey: detailKey });
     },
     [queryClient, detailKey],
@@ -88,7 +112,17 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
     const a = poll.data;
     if (!a || pendingId === null || a.id !== pendingId) return;
     if (a.status !== "pending" && a.status !== "sending") {
-      finish({ phase: "done", actionId: a.id, status: a.status, totalLatencyMs: a.totalLatencyMs, errorCause: a.errorCause, message: a.lastError });
+      finish({
+        phase: "done",
+        actionId: a.id,
+        kind: a.kind,
+        status: a.status,
+        totalLatencyMs: a.totalLatencyMs,
+        errorCause: a.errorCause,
+        message: a.lastError,
+        path: a.path,
+        escalated: a.escalated,
+      });
     }
   }, [poll.data, pendingId, finish]);
 
@@ -99,6 +133,21 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
       onError: (err) => setAction({ phase: "error", message: err.message }),
     }),
   );
+
+  const act = useMutation(
+    trpc.subscriber.act.mutationOptions({
+      onMutate: () => setAction({ phase: "sending", actionId: null }),
+      onSuccess: ({ actionId }) => {
+        setAction((prev) => (prev?.phase === "sending" ? { phase: "sending", actionId } : prev));
+        // The status or plan changed in the same transaction: show it now.
+        void queryClient.invalidateQueries({ queryKey: detailKey });
+      },
+      onError: (err) => setAction({ phase: "error", message: err.message }),
+    }),
+  );
+  const plans = useQuery(trpc.subscriber.plans.queryOptions(undefined, { enabled: canDisconnect, staleTime: 60_000 })).data ?? [];
+  const [planId, setPlanId] = useState<number | null>(null);
+  const terminated = detail.status === "terminated";
 
   const busy = action?.phase === "sending";
 
@@ -162,9 +211,55 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
           >
             Disconnect
           </button>
-          {!canDisconnect && <span className="muted">Disconnect needs a support or admin login.</span>}
+          {!canDisconnect && <span className="muted">Actions need a support or admin login.</span>}
           <ActionResult action={action} />
         </div>
+        {canDisconnect && (
+          <div className="actions-row" data-testid="action-buttons">
+            {actionButtons.map((b) => (
+              <button
+                key={b.kind}
+                type="button"
+                className={b.danger ? "danger" : undefined}
+                data-testid={`action-${b.kind}`}
+                disabled={busy || (terminated && b.kind !== "kick")}
+                title={b.title}
+                onClick={() => {
+                  if (b.confirm && !window.confirm(b.confirm)) return;
+                  act.mutate({ id: detail.id, kind: b.kind });
+                }}
+              >
+                {b.label}
+              </button>
+            ))}
+            <label className="plan-picker">
+              <select
+                data-testid="plan-picker"
+                value={planId ?? ""}
+                disabled={busy || terminated}
+                onChange={(e) => setPlanId(e.target.value ? Number(e.target.value) : null)}
+              >
+                <option value="">Change plan…</option>
+                {plans
+                  .filter((p) => p.id !== detail.plan.id)
+                  .map((p) => (
+                    <option key={p.id} value={p.id}>
+                      {p.name} ({p.rate})
+                    </option>
+                  ))}
+              </select>
+            </label>
+            <button
+              type="button"
+              data-testid="action-change_plan"
+              disabled={busy || terminated || planId === null}
+              title="Move to the chosen plan; the router gets the new rate now"
+              onClick={() => planId !== null && act.mutate({ id: detail.id, kind: "change_plan", planId })}
+            >
+              Apply plan
+            </button>
+          </div>
+        )}
       </section>
 
       <div className="grid-2">
@@ -188,7 +283,9 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
                   <td>{a.requestedBy ?? "system"}</td>
                   <td>
                     <span className={`badge ${a.status}`}>{a.status}</span>
+                    {a.path && <span className="muted"> via {a.path}</span>}
                     {a.errorCause !== null && <span className="muted"> {describeErrorCause(a.errorCause)}</span>}
+                    {a.escalated && <span className="badge failed"> NOC</span>}
                   </td>
                   <td className="num">{a.totalLatencyMs !== null ? `${a.totalLatencyMs} ms` : "—"}</td>
                 </tr>
@@ -309,21 +406,44 @@ function ActionResult({ action }: { action: ActionView | null }) {
   if (action.phase === "error") {
     return (
       <span className="action-result bad" data-testid="action-result" data-status="error">
-        Could not queue the disconnect: {action.message}
+        Could not queue the action: {action.message}
       </span>
     );
   }
+  // The path and escalation sit next to the result line, so the line itself stays
+  // "Router confirmed in N ms" whichever path answered.
   const text =
     action.status === "acked"
-      ? `Router confirmed in ${action.totalLatencyMs ?? "?"} ms`
+      ? action.path
+        ? `Router confirmed in ${action.totalLatencyMs ?? "?"} ms`
+        : (action.message ?? "Done")
       : action.status === "nak"
-        ? `Router refused: ${describeErrorCause(action.errorCause)}`
+        ? action.errorCause === 503
+          ? "Session already gone on the router"
+          : `Router refused: ${describeErrorCause(action.errorCause)}`
         : action.status === "timeout"
           ? "No answer from the router (timed out after retries)"
           : `Failed: ${action.message ?? "unknown error"}`;
   return (
-    <span className={`action-result ${action.status === "acked" ? "ok" : "bad"}`} data-testid="action-result" data-status={action.status}>
-      {text}
-    </span>
+    <>
+      <span
+        className={`action-result ${action.status === "acked" || action.errorCause === 503 ? "ok" : "bad"}`}
+        data-testid="action-result"
+        data-status={action.status}
+        data-path={action.path ?? ""}
+      >
+        {text}
+      </span>
+      {action.path && (
+        <span className="muted" data-testid="action-path">
+          via {action.path}
+        </span>
+      )}
+      {action.escalated && (
+        <span className="badge failed" data-testid="action-escalated">
+          escalated to NOC
+        </span>
+      )}
+    </>
   );
 }
