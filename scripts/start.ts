@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { migrate } from "@isp/db/migrate";
 import { createPrisma } from "@isp/db/client";
 import { seed, DEMO_NAS, DEMO_OPERATORS, DEMO_SUBSCRIBER } from "@isp/db/seed";
+import { parseSecretsKey } from "@isp/db/secrets";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dataDir = join(root, ".data");
@@ -20,11 +21,13 @@ const webPort = Number(process.env.WEB_PORT ?? 3000);
 const livePort = Number(process.env.LIVE_PORT ?? 3001);
 const forceBuild = process.argv.includes("--rebuild");
 
-function persistentSecret(): string {
-  if (process.env.AUTH_SECRET) return process.env.AUTH_SECRET;
-  const file = join(dataDir, "auth-secret");
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
-  return readFileSync(file, "utf8").trim();
+/** The variable's value, else a random 32-byte hex value kept in .data/<file> (mode 0600). */
+function persistentSecret(variable: string, file: string): string {
+  const given = process.env[variable];
+  if (given) return given;
+  const path = join(dataDir, file);
+  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString("hex"), { mode: 0o600 });
+  return readFileSync(path, "utf8").trim();
 }
 
 function newestMtime(dir: string): number {
@@ -66,18 +69,22 @@ log(db.embedded ? `embedded PostgreSQL running (data in .data/postgres)` : `usin
 const { applied, flavour } = await migrate(db.url);
 log(`migrations: ${applied.length} applied, time-series flavour: ${flavour}`);
 
+// PPPoE passwords are encrypted at rest with this key (docs/radius-auth.md); losing it
+// means every subscriber's password must be set again, so it lives beside the data.
+const secretsKey = persistentSecret("SECRETS_KEY", "secrets-key");
 const prisma = createPrisma(db.url);
-const seeded = await seed(prisma);
+const seeded = await seed(prisma, { secretsKey: parseSecretsKey(secretsKey) });
 log(seeded ? "seeded the demo ISP (2,000 subscribers)" : "demo data already present");
 await prisma.$disconnect();
 
-const secret = persistentSecret();
+const secret = persistentSecret("AUTH_SECRET", "auth-secret");
 const simulator = process.env.SIMULATOR ?? (realDatabase ? "off" : "on");
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   DATABASE_URL: db.url,
   AUTH_SECRET: secret,
   NEXTAUTH_SECRET: secret,
+  SECRETS_KEY: secretsKey,
   NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${webPort}`,
   LIVE_PORT: String(livePort),
   LIVE_PUBLIC_URL: process.env.LIVE_PUBLIC_URL ?? `http://localhost:${livePort}`,
