@@ -3,6 +3,7 @@
 // secret), dialling a share of the active subscribers against our own RADIUS ports.
 import type pg from "pg";
 import { decryptSecret } from "@isp/db/secrets";
+import { DEMO_SUBSCRIBER } from "@isp/db/seed";
 import { RouterSimulator } from "@isp/network/simulator";
 import { NatSyslogSender } from "@isp/network/simulator/nat-syslog";
 import type { Logger } from "../log";
@@ -46,8 +47,10 @@ export async function startSimulation(opts: SimulationOptions): Promise<Simulati
   }
   const subs = (
     await opts.pool.query<{ username: string; plain: string | null; enc: string | null; mac: string | null }>(
-      "SELECT pppoe_username AS username, pppoe_password AS plain, pppoe_password_enc AS enc, mac_address AS mac FROM subscribers WHERE status = 'active' ORDER BY id LIMIT $1",
-      [opts.sessions],
+      // The README's demo subscriber is left to the reader's radclient: with simultaneous use 1,
+      // a simulated session would get their Access-Request rejected as "Already logged in".
+      "SELECT pppoe_username AS username, pppoe_password AS plain, pppoe_password_enc AS enc, mac_address AS mac FROM subscribers WHERE status = 'active' AND pppoe_username <> $2 ORDER BY id LIMIT $1",
+      [opts.sessions, DEMO_SUBSCRIBER.username],
     )
   ).rows.map((s) => ({ username: s.username, password: s.enc ? decryptSecret(opts.secretsKey, s.enc) : (s.plain ?? ""), mac: s.mac }));
   const simulators: RouterSimulator[] = [];
