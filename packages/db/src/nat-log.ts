@@ -650,11 +650,11 @@ export async function sessionAt(
   privateIp: string,
   time: Date,
   options: SessionAtOptions = {},
-): Promise<{ subscriberId: number | null; acctSessionId: string; routerId: number } | null> {
+): Promise<{ subscriberId: number | null; acctSessionId: string; routerId: number; startedAt: Date; stoppedAt: Date | null } | null> {
   if (typeof privateIp !== "string" || isIP(privateIp) === 0) throw new RangeError(`privateIp ${JSON.stringify(privateIp)} is not an IP address`);
   if (!(time instanceof Date) || Number.isNaN(time.getTime())) throw new RangeError("time is not a valid date");
-  const r = await q.query<{ subscriber_id: number | null; acct_session_id: string; router_id: number }>(
-    `SELECT subscriber_id, acct_session_id, router_id
+  const r = await q.query<{ subscriber_id: number | null; acct_session_id: string; router_id: number; started_at: Date; stopped_at: Date | null }>(
+    `SELECT subscriber_id, acct_session_id, router_id, started_at, stopped_at
        FROM radius_sessions
       WHERE framed_ip = $1::inet AND started_at <= $2::timestamptz AND (stopped_at IS NULL OR stopped_at >= $2::timestamptz)
       ORDER BY (router_id = $3::int) IS TRUE DESC, started_at DESC, id DESC
@@ -662,5 +662,7 @@ export async function sessionAt(
     [privateIp, time, options.routerId ?? null],
   );
   const row = r.rows[0];
-  return row ? { subscriberId: row.subscriber_id, acctSessionId: row.acct_session_id, routerId: row.router_id } : null;
+  return row
+    ? { subscriberId: row.subscriber_id, acctSessionId: row.acct_session_id, routerId: row.router_id, startedAt: new Date(row.started_at), stoppedAt: row.stopped_at === null ? null : new Date(row.stopped_at) }
+    : null;
 }

@@ -1,32 +1,10 @@
-// The ingest's view of NAT storage. The row shapes are those of @isp/db/nat-log (kept
-// here structurally so the queue, spool and resolver load without a database module);
-// nat-db.ts is the PostgreSQL implementation.
+// The ingest's view of NAT storage; nat-db.ts is the PostgreSQL implementation. The row
+// shapes are @isp/db/nat-log's (a type-only import: the queue, spool and resolver still
+// load without the database module).
+import type { NatLogRow, NatQuarantineRow } from "@isp/db/nat-log";
 import type { SessionHit } from "./nat-resolver";
 
-export interface NatLogRow {
-  time: Date;
-  routerId: number | null;
-  sourceIp: string;
-  event: "open" | "close" | "packet";
-  protocol: string;
-  privateIp: string;
-  privatePort: number | null;
-  publicIp: string;
-  publicPort: number | null;
-  destIp: string;
-  destPort: number | null;
-  subscriberId: number | null;
-  acctSessionId: string | null;
-  pppoeUser: string | null;
-  srcMac: string | null;
-}
-
-export interface NatQuarantineRow {
-  receivedAt: Date;
-  sourceIp: string;
-  reason: string;
-  raw: string;
-}
+export type { NatLogRow, NatQuarantineRow };
 
 export interface NatDb {
   /** Stores a batch of rows and quarantined lines atomically; throws when the database cannot take it. */
