@@ -1,5 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { createTsWriter, QueueFullError, WriterStoppedError, type TsBatch, type UsageRow } from "./ts-writer";
+import { createBatchWriter, QueueFullError, WriterStoppedError, type AccountingRow, type TsWriterConfig, type UsageRow } from "./ts-writer";
+
+interface TsBatch {
+  accounting: AccountingRow[];
+  usage: UsageRow[];
+}
+
+/** The writer over items carrying rows of two tables, merged into one batch per flush. */
+function createTsWriter(sink: (batch: TsBatch) => Promise<void>, config: Partial<TsWriterConfig>) {
+  return createBatchWriter<Partial<TsBatch>>(
+    async (items) => {
+      const batch: TsBatch = { accounting: [], usage: [] };
+      for (const item of items) {
+        if (item.accounting) batch.accounting.push(...item.accounting);
+        if (item.usage) batch.usage.push(...item.usage);
+      }
+      await sink(batch);
+    },
+    (rows) => (rows.accounting?.length ?? 0) + (rows.usage?.length ?? 0),
+    config,
+  );
+}
 
 const usage = (n: number): UsageRow[] =>
   Array.from({ length: n }, (_, i) => ({ time: new Date(0), subscriberId: i, routerId: 1, inputOctets: 1n, outputOctets: 2n }));

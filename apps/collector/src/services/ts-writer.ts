@@ -1,23 +1,14 @@
-// Batched writer for the time-series tables. RADIUS handlers enqueue rows and await the
-// returned promise: it resolves only once the batch holding those rows is committed, so
-// an Accounting-Response means "durable". When the queue is full, enqueue rejects at once
-// (QueueFullError): the handler then sends no ACK and the router retransmits later, which
-// is the backpressure path; the accounting service then spools to disk (acct-spool.ts).
-// createBatchWriter is the same machinery for any item type (session-store.ts batches
-// whole accounting records with it).
+// Bounded batched writer. Callers enqueue items and await the returned promise: it
+// resolves only once the batch holding those items is committed, so an
+// Accounting-Response means "durable". When the queue is full, enqueue rejects at once
+// (QueueFullError): the accounting service then spools to disk (acct-spool.ts), or sends
+// no ACK when the spool is full too, so the router retransmits. session-store.ts batches
+// whole accounting records with it.
 
 import type { AccountingRecordRow, UsageDeltaRow } from "@isp/db/timeseries";
 
 export type AccountingRow = AccountingRecordRow;
 export type UsageRow = UsageDeltaRow;
-
-export interface TsBatch {
-  accounting: AccountingRow[];
-  usage: UsageRow[];
-}
-
-/** Writes one batch (one multi-row insert or COPY per table), atomically; throws on failure. */
-export type TsSink = (batch: TsBatch) => Promise<void>;
 
 export interface TsWriterConfig {
   /** Flush a partial batch this long after its first row arrived. */
@@ -69,28 +60,6 @@ export interface BatchWriter<T> {
   readonly counters: TsWriterCounters;
 }
 
-export type TsWriter = BatchWriter<Partial<TsBatch>>;
-
-function rowCount(rows: Partial<TsBatch>): number {
-  return (rows.accounting?.length ?? 0) + (rows.usage?.length ?? 0);
-}
-
-export function createTsWriter(sink: TsSink, config: Partial<TsWriterConfig> = {}): TsWriter {
-  return createBatchWriter<Partial<TsBatch>>(
-    async (items) => {
-      const batch: TsBatch = { accounting: [], usage: [] };
-      for (const item of items) {
-        if (item.accounting) batch.accounting.push(...item.accounting);
-        if (item.usage) batch.usage.push(...item.usage);
-      }
-      await sink(batch);
-    },
-    rowCount,
-    config,
-  );
-}
-
-/** Batches items for `sink`; `size` is an item's weight against the row bounds. */
 export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: (item: T) => number, config: Partial<TsWriterConfig> = {}): BatchWriter<T> {
   const cfg = { ...defaultTsWriterConfig, ...config };
   if (cfg.batchRowsMax < 1 || cfg.queueRowsMax < cfg.batchRowsMax) {
