@@ -11,6 +11,7 @@ import { insertNatLog, lookupNat, lookupNatSql, type InsertNatLogOptions, type N
 import type { Queryable } from "@isp/db/timeseries";
 import { parseNatLine, parseSyslog } from "@isp/network/nat/parse";
 import { percentile, type BenchContext, type Figure } from "./lib";
+import { measureUdpIngest } from "./nat-udp";
 
 function num(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -38,6 +39,9 @@ const cfg = {
   windowMinutes: num("NAT_BENCH_WINDOW_MINUTES", 30),
   /** Rows for the TimescaleDB compression ratio (PGlite is single-threaded WASM); 0 skips it. */
   timescaleRecords: num("NAT_BENCH_TIMESCALE_RECORDS", 300_000),
+  /** The zero-loss check: this rate over UDP for this long (0 seconds skips it). */
+  udpRate: num("NAT_BENCH_UDP_RATE", 50_000),
+  udpSeconds: num("NAT_BENCH_UDP_SECONDS", 60),
   keepDatabase: (process.env.NAT_BENCH_KEEP_DB ?? "off") !== "off",
   /** Also measure the lookups with the port-before-time btree (one more index build). */
   compareIndex: (process.env.NAT_BENCH_COMPARE_INDEX ?? "off") !== "off",
@@ -437,6 +441,10 @@ export default async function natBench(ctx: BenchContext): Promise<Figure[]> {
       await client.query("INSERT INTO routers (id, name, ip_address, radius_secret) VALUES ($1, $2, $3, 'bench')", [r.id, r.name, r.ip]);
     }
     figures.push(...(await measureIngestAndInsert(client, ctx.log)));
+    if (cfg.udpSeconds > 0) {
+      const lines = mikrotikLines(20_000).map((l) => l.line);
+      figures.push(...(await measureUdpIngest({ root: process.cwd(), databaseUrl: url.toString(), lines, ratePerS: cfg.udpRate, seconds: cfg.udpSeconds, log: ctx.log })));
+    }
 
     const spanMs = cfg.days * 86_400_000;
     const startMs = Date.now() - spanMs - 3600_000;
