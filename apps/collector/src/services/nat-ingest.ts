@@ -285,6 +285,9 @@ export function createNatIngest(deps: NatIngestDeps): NatIngest {
       // An earlier look-up in this batch may have filled the index.
       let hit: SessionHit | null = index.lookup(row.privateIp, row.time, row.routerId);
       if (!hit) {
+        // The index knows every session from coveredSince on: a miss there is a real "none".
+        const covered = index.coveredSince;
+        if (covered !== null && row.time >= covered) continue;
         const until = negative.get(row.privateIp);
         if (until !== undefined && until > now) continue;
         if (lookups >= cfg.fallbackLookupsPerBatch || Date.now() - now > cfg.fallbackBudgetMs) continue;

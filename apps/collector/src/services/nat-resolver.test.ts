@@ -16,6 +16,22 @@ describe("session index", () => {
     expect(idx.lookup("10.0.0.6", t("10:30:00"))).toBeNull();
   });
 
+  it("coverage: set by a complete load, narrowed by trimmed history, cleared by eviction", () => {
+    const idx = createSessionIndex({ ipsMax: 2, perIpMax: 1 });
+    expect(idx.coveredSince).toBeNull();
+    idx.setCoveredSince(t("00:00:00"));
+    idx.observe("10.0.0.5", { routerId: 1, acctSessionId: "A", subscriberId: 7, start: t("10:00:00"), stop: t("11:00:00") });
+    expect(idx.coveredSince).toEqual(t("00:00:00"));
+    // A second session on the same IP pushes A out: nothing is known about that IP up to A's end.
+    idx.observe("10.0.0.5", { routerId: 1, acctSessionId: "B", subscriberId: 8, start: t("11:00:05"), stop: null });
+    expect(idx.coveredSince).toEqual(t("11:00:00.001"));
+    idx.observe("10.0.0.6", { routerId: 1, acctSessionId: "C", subscriberId: 9, start: t("12:00:00"), stop: null });
+    expect(idx.coveredSince).not.toBeNull();
+    // A third IP over ipsMax evicts one: the index no longer knows everything.
+    idx.observe("10.0.0.7", { routerId: 1, acctSessionId: "D", subscriberId: 10, start: t("12:00:00"), stop: null });
+    expect(idx.coveredSince).toBeNull();
+  });
+
   it("an IP handed to the next subscriber resolves to each at their own times", () => {
     const idx = createSessionIndex();
     idx.observe("10.0.0.5", { routerId: 1, acctSessionId: "A", subscriberId: 7, start: t("10:00:00"), stop: t("11:00:00") });

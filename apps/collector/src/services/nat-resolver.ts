@@ -34,6 +34,13 @@ export interface SessionIndex {
   /** Closes the open sessions of a router (Accounting-On/Off) at `at`. */
   closeRouter(routerId: number, at: Date): void;
   lookup(ip: string, time: Date, preferRouterId?: number | null): SessionHit | null;
+  /**
+   * From when the index knows every session (set after a complete warm load, pushed later
+   * when per-IP history is trimmed, cleared when an IP is evicted): a miss for a line at or
+   * after it means "no session", so the database need not be asked. Null: not known.
+   */
+  readonly coveredSince: Date | null;
+  setCoveredSince(since: Date | null): void;
   readonly size: number;
 }
 
@@ -41,6 +48,7 @@ export function createSessionIndex(config: Partial<SessionIndexConfig> = {}): Se
   const cfg = { ...defaultSessionIndexConfig, ...config };
   // Map iteration order is insertion order: re-inserting on update makes it an LRU.
   const byIp = new Map<string, Interval[]>();
+  let coveredSinceMs: number | null = null;
   return {
     observe(ip, s) {
       const list = byIp.get(ip) ?? [];
@@ -56,13 +64,19 @@ export function createSessionIndex(config: Partial<SessionIndexConfig> = {}): Se
       } else {
         list.push({ subscriberId: s.subscriberId, acctSessionId: s.acctSessionId, routerId: s.routerId, startMs, stopMs });
         list.sort((a, b) => a.startMs - b.startMs);
-        if (list.length > cfg.perIpMax) list.splice(0, list.length - cfg.perIpMax);
+        if (list.length > cfg.perIpMax) {
+          for (const dropped of list.splice(0, list.length - cfg.perIpMax)) {
+            // This IP's history before the dropped session's end is no longer known.
+            if (coveredSinceMs !== null) coveredSinceMs = Math.max(coveredSinceMs, (dropped.stopMs ?? Date.now()) + 1);
+          }
+        }
       }
       byIp.set(ip, list);
       while (byIp.size > cfg.ipsMax) {
         const oldest = byIp.keys().next().value;
         if (oldest === undefined) break;
         byIp.delete(oldest);
+        coveredSinceMs = null;
       }
     },
     closeRouter(routerId, at) {
@@ -83,13 +97,22 @@ export function createSessionIndex(config: Partial<SessionIndexConfig> = {}): Se
       const hit = bestSameRouter ?? best;
       return hit ? { subscriberId: hit.subscriberId, acctSessionId: hit.acctSessionId, routerId: hit.routerId } : null;
     },
+    get coveredSince() {
+      return coveredSinceMs === null ? null : new Date(coveredSinceMs);
+    },
+    setCoveredSince(since) {
+      coveredSinceMs = since === null ? null : since.getTime();
+    },
     get size() {
       return byIp.size;
     },
   };
 }
 
-/** Loads sessions that were open at or after `since` (the index's warm start). */
+/**
+ * Loads sessions that were open at or after `since` (the index's warm start). When they all
+ * fit, the index covers everything from `since` on (coveredSince).
+ */
 export async function loadRecentSessions(pool: pg.Pool, index: SessionIndex, since: Date, rowsMax: number): Promise<number> {
   const r = await pool.query<{ ip: string; router_id: number; acct_session_id: string; subscriber_id: number | null; started_at: Date; stopped_at: Date | null }>(
     `SELECT host(framed_ip) AS ip, router_id, acct_session_id, subscriber_id, started_at, stopped_at
@@ -99,6 +122,8 @@ export async function loadRecentSessions(pool: pg.Pool, index: SessionIndex, sin
       LIMIT $2`,
     [since, rowsMax],
   );
+  // Trimming or eviction while loading narrows or clears this again.
+  index.setCoveredSince(since);
   // Oldest first, so the LRU keeps the newest when the limit bites.
   for (const row of r.rows.reverse()) {
     index.observe(row.ip, {
@@ -109,6 +134,7 @@ export async function loadRecentSessions(pool: pg.Pool, index: SessionIndex, sin
       stop: row.stopped_at,
     });
   }
+  if (r.rows.length >= rowsMax) index.setCoveredSince(null);
   return r.rows.length;
 }
 
