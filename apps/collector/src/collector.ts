@@ -14,6 +14,7 @@ import { createReconciler, type Reconciler, type ReconcilerConfig } from "./serv
 import { createLiveQueries } from "./services/live-queries";
 import { createPgListener, type PgListener } from "./services/pg-listener";
 import { createSessionStore, type SessionStore } from "./services/session-store";
+import { createOpenSessionIndex, type OpenSessionIndex } from "./services/open-sessions";
 import type { TsWriterConfig } from "./services/ts-writer";
 import { createAcctSpool, type AcctSpool } from "./services/acct-spool";
 import { createAuthService, type AuthPolicyConfig, type AuthService } from "./services/auth-service";
@@ -25,6 +26,7 @@ import { createAccountingService, onSessionsEnded, type AccountingService, type 
 import { createAcctEndpoint, createAuthEndpoint, createDisconnectSender, planRateLimit, type DisconnectSenderHandle, type RadiusEndpoint } from "./services/radius-glue";
 import { startSimulation, type Simulation } from "./dev/simulate";
 import { createNatService, type NatCounters, type NatService, type NatServiceConfig } from "./services/nat-service";
+import { createBillingScheduler, type BillingScheduler, type BillingSchedulerConfig } from "./billing/scheduler";
 
 export interface CollectorConfig {
   databaseUrl: string;
@@ -58,6 +60,8 @@ export interface CollectorConfig {
   staleSweepMs?: number;
   /** Local state (the accounting spool lives in `<dataDir>/acct/`); one collector per directory. Default: a new temporary directory (not durable across restarts; main.ts always sets it). */
   dataDir?: string;
+  /** Bound of the in-memory open-session index for simultaneous use (docs/radius-auth.md). Default 1,000,000. */
+  openSessionsMax?: number;
   /** Bound of the accounting spool file. Default 256 MiB. */
   spoolMaxBytes?: number;
   /** A database write slower than this spools the record instead. Default 200. */
@@ -74,6 +78,8 @@ export interface CollectorConfig {
   simulator?: { sessions: number; interimIntervalS?: number; rampMs?: number } | null;
   /** NAT syslog ingest (docs/nat-ingest.md); absent or null = off. Its spool is <dataDir>/nat/. */
   nat?: Omit<NatServiceConfig, "databaseUrl" | "dataDir"> | null;
+  /** Billing/dunning job queue (docs/billing-runs.md); absent or null = off. */
+  billingScheduler?: Omit<BillingSchedulerConfig, "databaseUrl"> | null;
   log?: Logger;
 }
 
@@ -109,6 +115,7 @@ export interface Collector {
     authEndpoint: RadiusEndpoint | null;
     acctEndpoint: RadiusEndpoint | null;
     nat: NatService | null;
+    openSessions: OpenSessionIndex | null;
   };
 }
 
@@ -153,6 +160,7 @@ export function createCollector(config: CollectorConfig): Collector {
   let spool: AcctSpool<SpooledRecord> | null = null;
   let sessions: SessionStore | null = null;
   let auth: AuthService | null = null;
+  let openSessions: OpenSessionIndex | null = null;
   let authLog: AuthLogWriter | null = null;
   let acct: AccountingService | null = null;
   let hub: LiveHub | null = null;
@@ -161,6 +169,7 @@ export function createCollector(config: CollectorConfig): Collector {
   let disconnectSender: DisconnectSenderHandle | null = null;
   let simulation: Simulation | null = null;
   let nat: NatService | null = null;
+  let billingScheduler: BillingScheduler | null = null;
   const timers: NodeJS.Timeout[] = [];
 
   const every = (ms: number, name: string, job: () => Promise<unknown>) => {
@@ -228,9 +237,17 @@ export function createCollector(config: CollectorConfig): Collector {
       }
       const acctLog = log.child("acct");
       const p0 = pool;
+      const os = (openSessions = createOpenSessionIndex({
+        sessionsMax: config.openSessionsMax,
+        onOverflow: (n) => log.warn(`open-session index over its bound (${n} sessions): simultaneous use is checked in the database`),
+      }));
       sessions = createSessionStore(pool, {
         writer: config.writer,
-        onEnded: (ended) => onSessionsEnded(ended, { pool: p0, log: acctLog }),
+        onActive: (active) => os.opened(active),
+        onEnded: (ended) => {
+          os.closed(ended);
+          onSessionsEnded(ended, { pool: p0, log: acctLog });
+        },
         onDroppedUsage: (n) => log.warn(`dropped ${n} negative usage rows`),
       });
 
@@ -256,8 +273,11 @@ export function createCollector(config: CollectorConfig): Collector {
           walledGarden: { addressList: "walled-garden", downloadKbps: 256, uploadKbps: 256, ...config.walledGarden },
         },
         log: log.child("auth"),
+        openSessions: os,
       });
       await auth.reloadPools();
+      // Before the replayer and the accounting port: no commit can slip past the snapshot.
+      await os.load(pool).catch((err: Error) => log.warn("open-session index not loaded: simultaneous use is checked in the database", { error: err.message }));
       acct = createAccountingService({ routers, subscribers, sessions, spool, counters, markSeen, log: acctLog, slowWriteMs: config.slowWriteMs });
       acct.start();
       const rc = routers;
@@ -361,6 +381,16 @@ export function createCollector(config: CollectorConfig): Collector {
         if (stale && stale.length > 0) log.child("acct").warn(`${stale.length} sessions stale (no accounting for ${staleAfterS} s)`);
       });
       every(config.rollupIntervalMs ?? 60_000, "usage rollup", () => runRollupJob(p));
+      if (config.billingScheduler) {
+        billingScheduler = createBillingScheduler({
+          pool,
+          log: log.child("billing"),
+          emit: (event) => h.emitBillingProgress(event),
+          config: { ...config.billingScheduler, databaseUrl: config.databaseUrl },
+        });
+        // RADIUS does not depend on billing: a scheduler that cannot start is logged, not fatal.
+        await billingScheduler.start().catch((err: Error) => log.error("billing scheduler not started: runs are not scheduled", { error: err.message }));
+      }
 
       if (config.simulator && config.simulator.sessions > 0) {
         simulation = await startSimulation({
@@ -382,6 +412,9 @@ export function createCollector(config: CollectorConfig): Collector {
     async stop() {
       const deadlineAt = Date.now() + (config.stopDeadlineMs ?? 10_000);
       for (const t of timers.splice(0)) clearInterval(t);
+      // A billing run in progress gets a few seconds to finish its chunk; if cut off it
+      // resumes from its cursor at the next start.
+      if (billingScheduler) await withDeadline("billing scheduler", billingScheduler.stop(Math.min(5000, Math.max(0, deadlineAt - Date.now()))), deadlineAt, log);
       // The simulator is a client of our RADIUS ports: stop it before them.
       if (simulation) await withDeadline("simulator", simulation.stop(), deadlineAt, log);
       // Stop accepting RADIUS first, so nothing new enters the writer while it drains;
@@ -405,6 +438,7 @@ export function createCollector(config: CollectorConfig): Collector {
       if (subscriberListener) await withDeadline("subscriber listener", subscriberListener.stop(), deadlineAt, log);
       if (pool) await withDeadline("database pool", pool.end(), deadlineAt, log);
       simulation = null;
+      billingScheduler = null;
       nat = null;
       authEndpoint = acctEndpoint = null;
       enforcement = null;
@@ -420,7 +454,7 @@ export function createCollector(config: CollectorConfig): Collector {
     ports,
     counters,
     get internals() {
-      return { pool, sessions, spool, enforcement, reconciler, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat };
+      return { pool, sessions, spool, enforcement, reconciler, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat, openSessions };
     },
   };
 }

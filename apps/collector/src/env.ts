@@ -46,6 +46,11 @@ const schema = z.object({
   WALLED_GARDEN_UPLOAD_KBPS: z.coerce.number().int().min(1).default(256),
   /** Billing-vs-router reconciliation per router (docs/enforcement.md); 0 turns it off. */
   RECONCILE_INTERVAL_S: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** Billing/dunning job queue (pg-boss, docs/billing-runs.md); crons are in BILLING_TZ. */
+  BILLING_SCHEDULER: onOff.default(true),
+  BILLING_RUN_CRON: z.string().min(1).default("0 2 1 * *"),
+  DUNNING_RUN_CRON: z.string().min(1).default("0 9 * * *"),
+  BILLING_TZ: z.string().min(1).default("Asia/Karachi"),
 });
 
 export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY"> & {

@@ -196,7 +196,13 @@ export const nonPrismaTables = new Set([
  * Indexes Prisma cannot express (partial indexes), created by hand-written SQL. The
  * comparison skips them; their behaviour is tested where they matter.
  */
-export const nonPrismaIndexes = new Set(["ip_allocations_open_ip_key", "ip_pool_addresses_free_idx", "subscribers_plain_password_idx"]);
+export const nonPrismaIndexes = new Set([
+  "ip_allocations_open_ip_key",
+  "ip_pool_addresses_free_idx",
+  "subscribers_plain_password_idx",
+  // One open billing/dunning request per (kind, period): docs/billing-runs.md.
+  "billing_runs_one_request_key",
+]);
 
 export async function actualShape(q: Queryable): Promise<DbShape> {
   const tables = (

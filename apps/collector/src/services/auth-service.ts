@@ -11,6 +11,7 @@ import type pg from "pg";
 import type { Logger } from "../log";
 import { decideAuth, normaliseMac, rejectMessages, type CredentialResult, type DecisionContext, type DropReason, type RejectReason } from "./auth-decision";
 import type { AuthLogWriter } from "./auth-log-writer";
+import type { OpenSessionIndex } from "./open-sessions";
 import type { RouterCache, SubscriberCache, SubscriberInfo, UsageCache } from "./caches";
 import { acceptAttributes, asVendor, replySummary } from "./reply-attributes";
 import type { AuthHandler, AuthMethod, AuthReply } from "./radius-types";
@@ -46,6 +47,10 @@ export function createAuthService(deps: {
   now?: () => Date;
   /** Accepts count towards simultaneous use this long, until their Accounting-Start is in radius_sessions. Default 15000. */
   acceptWindowMs?: number;
+  /** Open sessions per subscriber (open-sessions.ts); without it, or while it cannot answer, every check asks the database. */
+  openSessions?: OpenSessionIndex;
+  /** Simultaneous-use checks answered by the index alone, and those that asked the database. */
+  simultaneousUseCounters?: { fromIndex: number; fromDatabase: number };
 }): AuthService {
   const { counters, log, pool } = deps;
   const now = deps.now ?? (() => new Date());
@@ -144,15 +149,26 @@ export function createAuthService(deps: {
       try {
         // Sessions still open elsewhere. A re-dial from the same device on the same NAS
         // replaces its old session (whose Stop may be lost), so it does not count.
-        const open = await pool.query<{ router_id: number; calling_station_id: string | null }>(
-          `SELECT router_id, calling_station_id FROM radius_sessions
-            WHERE subscriber_id = $1 AND status = 'active'
-              AND NOT (router_id IS NOT DISTINCT FROM $2 AND calling_station_id IS NOT DISTINCT FROM $3 AND $3 IS NOT NULL)`,
-          [sub.id, router?.id ?? null, req.callingStationId],
-        );
-        // Checked and reserved in one synchronous step after the query, so two devices
-        // dialling at the same moment cannot both pass.
-        if (open.rows.length + recentAccepts.others(sub.id, router?.id ?? null, mac, open.rows) >= sub.simultaneousUse) {
+        const routerId = router?.id ?? null;
+        const indexed = deps.openSessions?.of(sub.id) ?? null;
+        let open = indexed
+          ?.filter((s) => !(s.routerId === routerId && req.callingStationId !== null && s.callingStationId === req.callingStationId))
+          .map((s) => ({ router_id: s.routerId, calling_station_id: s.callingStationId }));
+        // The index may count a session closed outside the collector (or a Stop racing
+        // this request): a refusal is only ever decided on the database's answer.
+        if (!open || open.length + recentAccepts.others(sub.id, routerId, mac, open) >= sub.simultaneousUse) {
+          const r = await pool.query<{ router_id: number; calling_station_id: string | null }>(
+            `SELECT router_id, calling_station_id FROM radius_sessions
+              WHERE subscriber_id = $1 AND status = 'active'
+                AND NOT (router_id IS NOT DISTINCT FROM $2 AND calling_station_id IS NOT DISTINCT FROM $3 AND $3 IS NOT NULL)`,
+            [sub.id, routerId, req.callingStationId],
+          );
+          open = r.rows;
+          if (deps.simultaneousUseCounters) deps.simultaneousUseCounters.fromDatabase++;
+        } else if (deps.simultaneousUseCounters) deps.simultaneousUseCounters.fromIndex++;
+        // Checked and reserved in one synchronous step (after the query, when there is
+        // one), so two devices dialling at the same moment cannot both pass.
+        if (open.length + recentAccepts.others(sub.id, routerId, mac, open) >= sub.simultaneousUse) {
           return reject("simultaneous_use", base);
         }
         reservation = recentAccepts.add(sub.id, router?.id ?? null, mac);

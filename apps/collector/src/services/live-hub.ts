@@ -6,6 +6,7 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { jwtVerify } from "jose";
 import { Server, type Socket } from "socket.io";
+import type { BillingProgressEvent } from "../billing/scheduler";
 import type { Logger } from "../log";
 import { createChangeGate, fingerprintOf } from "./change-gate";
 
@@ -113,6 +114,8 @@ export interface LiveHub {
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
   emitEnforcementResult(event: EnforcementResultEvent): void;
+  /** Billing/dunning run progress, to the `noc` room (staff). */
+  emitBillingProgress(event: BillingProgressEvent): void;
   readonly port: number;
   readonly counters: { connections: number; authFailures: number; pushes: number; tickErrors: number };
 }
@@ -286,6 +289,9 @@ export function createLiveHub(config: LiveHubConfig, source: LiveStateSource, lo
     },
     emitEnforcementResult(event) {
       io?.to([`subscriber:${event.subscriberId}`, "noc"]).emit("enforcement:result", event);
+    },
+    emitBillingProgress(event) {
+      io?.to("noc").emit("billing:progress", event);
     },
     get port() {
       return boundPort;

@@ -12,6 +12,7 @@
 // replay of the same records) see each other's results instead of racing.
 import type pg from "pg";
 import { insertAccountingRecords, insertUsageDeltas, type AccountingRecordRow, type UsageDeltaRow } from "@isp/db/timeseries";
+import type { ActiveSession } from "./open-sessions";
 import { createBatchWriter, type BatchWriter, type TsWriterConfig } from "./ts-writer";
 
 export type AcctStatus = "start" | "stop" | "interim" | "on" | "off";
@@ -215,6 +216,8 @@ export interface SessionStoreOptions {
   writer?: Partial<TsWriterConfig>;
   /** Called after the commit that ended these sessions (Stop, Accounting-On/Off, stale). */
   onEnded?: (ended: EndedSession[]) => void;
+  /** Called after a commit, before onEnded, with the sessions it left active (Start, Interim). */
+  onActive?: (active: ActiveSession[]) => void;
   onDroppedUsage?: (n: number) => void;
   /** Per statement inside an accounting transaction; a hung database fails the batch. */
   statementTimeoutMs?: number;
@@ -230,6 +233,13 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       options.onEnded?.(ended);
     } catch {
       // The hook logs its own failures; nothing to undo here.
+    }
+  };
+  const notifyActive = (active: ActiveSession[]) => {
+    try {
+      options.onActive?.(active);
+    } catch {
+      // As above.
     }
   };
 
@@ -259,7 +269,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   };
 
   /** Session records (no On/Off) of one batch segment, in order. */
-  const applySessions = async (c: pg.PoolClient, items: readonly AcctItem[], out: { acct: AccountingRecordRow[]; usage: UsageDeltaRow[]; ended: EndedSession[]; tally: Tally }) => {
+  const applySessions = async (c: pg.PoolClient, items: readonly AcctItem[], out: { acct: AccountingRecordRow[]; usage: UsageDeltaRow[]; ended: EndedSession[]; active: ActiveSession[]; tally: Tally }) => {
     const keys = new Map<string, [number, string]>();
     for (const it of items) keys.set(key(it.routerId, it.rec.acctSessionId), [it.routerId, it.rec.acctSessionId]);
     const ks = [...keys.values()];
@@ -335,6 +345,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       if (rec.status === "stop" && prev?.status !== "stopped") {
         out.ended.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, framedIp: next.framedIp, cause: rec.terminateCause ?? "Stop" });
       }
+      if (!stopped && owner !== null) out.active.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, callingStationId: next.callingStationId });
       if (rec.status === "start") out.tally.starts++;
       else if (rec.status === "stop") out.tally.stops++;
       else out.tally.interims++;
@@ -411,7 +422,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     if (items.length === 0) return { applied: 0, duplicates: 0, ended: [] };
     const tally: Tally = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, closedByNas: 0 };
     const result = await inTransaction(async (c) => {
-      const out = { acct: [] as AccountingRecordRow[], usage: [] as UsageDeltaRow[], ended: [] as EndedSession[], tally };
+      const out = { acct: [] as AccountingRecordRow[], usage: [] as UsageDeltaRow[], ended: [] as EndedSession[], active: [] as ActiveSession[], tally };
       // Segments of session records, split at Accounting-On/Off so those see (and close)
       // exactly the sessions recorded before them.
       let segment: AcctItem[] = [];
@@ -440,6 +451,8 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     counters.duplicates += tally.duplicates;
     counters.nasRestarts += tally.nasRestarts;
     counters.sessionsClosedByNas += tally.closedByNas;
+    // Active first: a session opened and closed (Accounting-On) in one batch ends closed.
+    if (result.active.length > 0) notifyActive(result.active);
     if (result.ended.length > 0) notifyEnded(result.ended);
     return { applied: items.length - tally.duplicates, duplicates: tally.duplicates, ended: result.ended };
   };

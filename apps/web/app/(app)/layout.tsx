@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { LogoutButton } from "~/components/LogoutButton";
 import { SessionKeepAlive } from "~/components/SessionKeepAlive";
-import { canLookUpNat, canSeeNoc } from "~/lib/roles";
+import { canLookUpNat, canSeeNoc, managerRoles } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { TrpcReactProvider } from "~/trpc/react";
 
@@ -24,6 +24,8 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
           {canSeeNoc(operator.role) && <Link href="/noc">NOC wall</Link>}
           <Link href="/subscribers">Subscribers</Link>
           {canLookUpNat(operator.role) && <Link href="/compliance">Compliance</Link>}
+          {(operator.role === "dealer" || managerRoles.includes(operator.role)) && <Link href="/dealer/statement">Dealer statement</Link>}
+          {managerRoles.includes(operator.role) && <Link href="/billing">Billing</Link>}
         </nav>
         <div className="whoami" data-testid="whoami">
           {operator.name} <span className="role">{operator.role}</span>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canDisconnect, canLookUpNat, canSeeNoc, homeFor, isRole } from "./roles";
+import { canDisconnect, canLookUpNat, canSeeAccounts, canSeeNoc, homeFor, isRole } from "./roles";
 
 describe("roles", () => {
   it("lands NOC staff on the wall, compliance on the lookup and everyone else on subscribers", () => {
@@ -23,6 +23,11 @@ describe("roles", () => {
     expect(canSeeNoc("dealer")).toBe(false);
     expect(canSeeNoc("compliance")).toBe(false);
     expect(canSeeNoc("manager")).toBe(true);
+  });
+
+  it("shows subscriber accounts to support, admin, manager and dealers only", () => {
+    for (const role of ["support", "admin", "manager", "dealer"] as const) expect(canSeeAccounts(role)).toBe(true);
+    for (const role of ["noc", "compliance"] as const) expect(canSeeAccounts(role)).toBe(false);
   });
 
   it("recognises only known roles", () => {

@@ -13,6 +13,13 @@ export function isRole(value: unknown): value is OperatorRole {
   return typeof value === "string" && (operatorRoles as readonly string[]).includes(value);
 }
 
+// Subscriber accounts (balances, invoices, ledger): dealers only for their own subscribers.
+export const accountRoles: readonly OperatorRole[] = ["support", "admin", "manager", "dealer"];
+
+export function canSeeAccounts(role: OperatorRole): boolean {
+  return accountRoles.includes(role);
+}
+
 export function canDisconnect(role: OperatorRole): boolean {
   return supportRoles.includes(role);
 }

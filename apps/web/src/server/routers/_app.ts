@@ -1,5 +1,7 @@
 import "server-only";
 import { createCallerFactory, router } from "../trpc";
+import { accountsRouter } from "./accounts";
+import { billingRouter } from "./billing";
 import { complianceRouter } from "./compliance";
 import { enforcementRouter } from "./enforcement";
 import { liveRouter } from "./live";
@@ -12,6 +14,8 @@ export const appRouter = router({
   enforcement: enforcementRouter,
   noc: nocRouter,
   compliance: complianceRouter,
+  accounts: accountsRouter,
+  billing: billingRouter,
 });
 
 export type AppRouter = typeof appRouter;

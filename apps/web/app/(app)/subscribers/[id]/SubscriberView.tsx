@@ -1,6 +1,6 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from "react";
 import type { Socket } from "socket.io-client";
 import { LiveIndicator } from "~/components/LiveIndicator";
 import { describeErrorCause, formatBps, formatBytes, formatDateTime, formatDuration } from "~/lib/format";
@@ -50,7 +50,7 @@ function useNow(periodMs: number): number {
   return now;
 }
 
-export function SubscriberView({ initial, canDisconnect }: { initial: SubscriberDetail; canDisconnect: boolean }) {
+export function SubscriberView({ initial, canDisconnect, billing = null }: { initial: SubscriberDetail; canDisconnect: boolean; billing?: ReactNode }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const detail = useQuery(trpc.subscriber.get.queryOptions({ id: initial.id }, { initialData: initial })).data ?? initial;
@@ -342,6 +342,8 @@ export function SubscriberView({ initial, canDisconnect }: { initial: Subscriber
           </table>
         </section>
       </div>
+
+      {billing}
     </main>
   );
 }

@@ -1,9 +1,10 @@
 import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
 import { notFound, redirect } from "next/navigation";
-import { canDisconnect } from "~/lib/roles";
+import { canDisconnect, canSeeAccounts } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { serverApi } from "~/trpc/server";
+import { BillingPanel } from "./BillingPanel";
 import { SubscriberView } from "./SubscriberView";
 
 export const metadata: Metadata = { title: "Subscriber" };
@@ -21,5 +22,11 @@ export default async function SubscriberPage({ params }: { params: Promise<{ id:
     if (err instanceof TRPCError && err.code === "NOT_FOUND") notFound();
     throw err;
   }
-  return <SubscriberView initial={detail} canDisconnect={canDisconnect(operator.role)} />;
+  return (
+    <SubscriberView
+      initial={detail}
+      canDisconnect={canDisconnect(operator.role)}
+      billing={canSeeAccounts(operator.role) ? <BillingPanel subscriberId={id} /> : null}
+    />
+  );
 }
