@@ -50,14 +50,14 @@ export function BillingRuns() {
         <LiveIndicator status={status} />
       </div>
       <section className="card">
-        <button className="primary" disabled={request.isPending} onClick={() => request.mutate({ kind: "billing" })}>
+        <button className="primary" data-testid="run-billing" disabled={request.isPending} onClick={() => request.mutate({ kind: "billing" })}>
           Run billing now
         </button>{" "}
-        <button disabled={request.isPending} onClick={() => request.mutate({ kind: "dunning" })}>
+        <button data-testid="run-dunning" disabled={request.isPending} onClick={() => request.mutate({ kind: "dunning" })}>
           Run dunning now
         </button>
         {request.data && (
-          <p className="muted" data-testid="billing-request">
+          <p className="muted" data-testid="billing-request" data-run-id={request.data.runId}>
             Run {request.data.runId} for {request.data.period} {request.data.alreadyRequested ? "was already requested" : "requested"}; the collector picks it up.
           </p>
         )}
@@ -67,7 +67,7 @@ export function BillingRuns() {
           if (!p) return null;
           const pct = p.total > 0 ? Math.min(100, Math.round((100 * p.done) / p.total)) : 100;
           return (
-            <div key={kind} className="bar-cell" data-testid={`progress-${kind}`}>
+            <div key={kind} className="bar-cell" data-testid={`progress-${kind}`} data-run-id={p.runId} data-status={p.status}>
               <span>
                 {kind} #{p.runId}
               </span>
@@ -98,13 +98,13 @@ export function BillingRuns() {
           </thead>
           <tbody>
             {(runs.data ?? []).map((r) => (
-              <tr key={r.id} title={r.error ?? undefined}>
+              <tr key={r.id} title={r.error ?? undefined} data-testid="run-row" data-run-id={r.id} data-status={r.status}>
                 <td>{r.id}</td>
                 <td>{r.kind}</td>
                 <td>{r.period}</td>
                 <td>{r.status}</td>
-                <td>{r.processed}</td>
-                <td>{r.created}</td>
+                <td data-testid="run-processed">{r.processed}</td>
+                <td data-testid="run-created">{r.created}</td>
                 <td>{r.seconds === null ? "—" : `${r.seconds} s`}</td>
                 <td>{r.requestedBy ?? "schedule"}</td>
               </tr>

@@ -150,7 +150,7 @@ function InvoiceTable({ invoices }: { invoices: InvoiceDto[] }) {
       <tbody>
         {invoices.map((i) => (
           <Fragment key={i.id}>
-            <tr data-testid="invoice-row">
+            <tr data-testid="invoice-row" data-kind={i.kind} data-period-start={i.periodStart} data-total-paisa={i.totalPaisa}>
               <td>
                 <button type="button" className="link" aria-expanded={open === i.id} onClick={() => setOpen(open === i.id ? null : i.id)}>
                   {open === i.id ? "▾" : "▸"} {i.number}
