@@ -115,7 +115,8 @@ export async function runBilling(pool: pg.Pool, opts: BillingRunOptions): Promis
 
       const { run, resumed } = await startOrResumeRun(session, "billing", periodStart);
       const total = await countBillable(session, filter);
-      opts.log?.info(resumed ? "billing run resumed" : "billing run started", { runId: run.id, periodStart, cursor: run.cursor, total, templates: templates.length });
+      // A requested run is an existing row too; it only resumes once it has a cursor.
+      opts.log?.info(resumed && run.cursor > 0 ? "billing run resumed" : "billing run started", { runId: run.id, periodStart, cursor: run.cursor, total, templates: templates.length });
       let { cursor, processed, created } = run;
       try {
         for (;;) {
