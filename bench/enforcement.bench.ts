@@ -2,8 +2,10 @@
 // router over real sockets. The collector runs in-process (RADIUS, enforcement worker),
 // one RouterSimulator dials every subscriber, then:
 //  - click to ACK: ENFORCEMENT_BENCH_BURST (1,000) change-plan actions issued back to back by
-//    ENFORCEMENT_BENCH_CONCURRENCY (16) callers through requestEnforcement (what the tRPC
-//    mutation calls), each timed from its call to its recorded CoA-ACK (completed_at); p50/p99.
+//    ENFORCEMENT_BENCH_CONCURRENCY (16) callers through requestEnforcement (all the tRPC
+//    mutation `subscriber.act` does against the database for support/admin: one statement,
+//    the scope check included), each timed from its call to its recorded CoA-ACK
+//    (completed_at, set by the statement that records the answer); p50/p99.
 //  - mass suspend: ENFORCEMENT_BENCH_MASS (10,000) subscribers suspended in one billing-run
 //    transaction (status + outbox + audit rows), timed until every row is confirmed and the
 //    router has no session left.
@@ -45,6 +47,9 @@ export default async function enforcementBench(ctx: BenchContext): Promise<Figur
   const dbUrl = url.toString();
   const prisma = createPrisma(dbUrl);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  // pool.end() resolves before its sockets have closed; the DROP ... WITH (FORCE) at the end
+  // can then reach a closing client, whose error would otherwise be unhandled.
+  pool.on("error", () => undefined);
   let collector: ReturnType<typeof createCollector> | null = null;
   let sim: RouterSimulator | null = null;
   try {
@@ -132,7 +137,28 @@ export default async function enforcementBench(ctx: BenchContext): Promise<Figur
       await pool.query<{ ms: number }>("SELECT (extract(epoch FROM completed_at - requested_at) * 1000)::int AS ms FROM enforcement_outbox WHERE kind = 'change_plan'")
     ).rows.map((r) => r.ms);
     const burstAcked = rows.filter((r) => r.status === "acked").length;
-    ctx.log(`burst: ${burstAcked}/${burst} acked`);
+    ctx.log(`burst: ${burstAcked}/${burst} acked, issued at ${Math.round(burst / issueS)}/s`);
+    ctx.log(
+      `click to recorded ACK p50/p99/max ${percentile(latencies, 50)}/${percentile(latencies, 99)}/${Math.max(...latencies)} ms; ` +
+        `request p50/p99 ${percentile(requestDurations, 50)}/${percentile(requestDurations, 99)} ms; ` +
+        `requested to recorded p50/p99 ${percentile(commitToAck, 50)}/${percentile(commitToAck, 99)} ms`,
+    );
+    // Where the worker's time went (its own samples, this burst only).
+    const w = collector.internals.enforcement!;
+    const sm = w.stats.samples;
+    const ws = {
+      ...w.stats,
+      samples: { queuedMs: [...sm.queuedMs], claimMs: [...sm.claimMs], sendMs: [...sm.sendMs], recordMs: [...sm.recordMs], recordStatementMs: [...sm.recordStatementMs] },
+    };
+    const q = (xs: number[], p: number) => Math.round(percentile(xs, p));
+    ctx.log(
+      `worker: ${ws.claims} claims (largest ${ws.claimRowsMax} rows, statement p50 ${q(ws.samples.claimMs, 50)} / p99 ${q(ws.samples.claimMs, 99)} ms), ` +
+        `${ws.records} record statements (largest ${ws.recordRowsMax} rows, statement p50 ${q(ws.samples.recordStatementMs, 50)} / p99 ${q(ws.samples.recordStatementMs, 99)} ms)`,
+    );
+    ctx.log(
+      `per action p50/p99 ms: requested->claimed ${q(ws.samples.queuedMs, 50)}/${q(ws.samples.queuedMs, 99)}, ` +
+        `CoA round trip ${q(ws.samples.sendMs, 50)}/${q(ws.samples.sendMs, 99)}, answer->recorded ${q(ws.samples.recordMs, 50)}/${q(ws.samples.recordMs, 99)}`,
+    );
 
     // Mass suspend after a billing run: one transaction, then the worker carries it out.
     const massIds = subs.slice(0, mass).map((x) => x.id);
@@ -168,6 +194,9 @@ export default async function enforcementBench(ctx: BenchContext): Promise<Figur
     const massNames = new Set(subs.slice(0, mass).map((m) => m.username));
     const stillOnline = s.sessions().filter((x) => massNames.has(x.username)).length;
     ctx.log(`mass suspend: ${confirmed}/${massN} acked in ${massS.toFixed(1)} s; ${stillOnline} still online on the router`);
+    ctx.log(
+      `mass suspend worker: ${w.stats.claims - ws.claims} claims (largest ${w.stats.claimRowsMax} rows), ${w.stats.records - ws.records} record statements (largest ${w.stats.recordRowsMax} rows)`,
+    );
 
     return [
       { key: "burst_actions", value: burst, unit: "" },
@@ -180,6 +209,11 @@ export default async function enforcementBench(ctx: BenchContext): Promise<Figur
       { key: "request_tx_p99_ms", value: percentile(requestMs, 99), unit: "ms" },
       { key: "requested_to_ack_p50_ms", value: percentile(commitToAck, 50), unit: "ms" },
       { key: "requested_to_ack_p99_ms", value: percentile(commitToAck, 99), unit: "ms" },
+      { key: "worker_requested_to_claimed_p99_ms", value: Math.round(percentile(ws.samples.queuedMs, 99)), unit: "ms" },
+      { key: "worker_coa_round_trip_p99_ms", value: Math.round(percentile(ws.samples.sendMs, 99)), unit: "ms" },
+      { key: "worker_answer_to_recorded_p99_ms", value: Math.round(percentile(ws.samples.recordMs, 99)), unit: "ms" },
+      { key: "worker_claim_statements", value: ws.claims, unit: "" },
+      { key: "worker_record_statements", value: ws.records, unit: "" },
       { key: "mass_suspend_subscribers", value: massN, unit: "" },
       { key: "mass_suspend_confirmed", value: confirmed, unit: "" },
       { key: "mass_suspend_still_online", value: stillOnline, unit: "" },

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { encodeRequest } from "@isp/network/radius/auth";
@@ -31,7 +31,9 @@ export function startCollector(opts: {
   /** With a directory: node --cpu-prof writes the collector's profile there on exit. */
   cpuProfDir?: string;
 }): RunningCollector {
-  const args = [...(opts.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir] : []), "--import", "tsx", "src/main.ts"];
+  // RADIUS_BENCH_COLLECTOR_NODE_ARGS: extra node flags for the collector (e.g. "--trace-gc --max-semi-space-size=64").
+  const extra = (process.env.RADIUS_BENCH_COLLECTOR_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const args = [...extra, ...(opts.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir] : []), "--import", "tsx", "src/main.ts"];
   const child = spawn(process.execPath, args, {
     cwd: join(opts.root, "apps/collector"),
     // The caller's environment passes through, so settings the collector needs (keys, tuning) can be given to the bench.
@@ -58,6 +60,13 @@ export function startCollector(opts: {
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
+  // RADIUS_BENCH_COLLECTOR_OUT=<file>: the collector's whole output (e.g. with NODE_OPTIONS=--trace-gc) for diagnosis.
+  const outFile = process.env.RADIUS_BENCH_COLLECTOR_OUT;
+  if (outFile) {
+    const out = createWriteStream(outFile, { flags: "a" });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  }
   return {
     pid: child.pid ?? -1,
     output: () => tail.join("\n"),

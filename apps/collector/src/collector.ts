@@ -11,6 +11,7 @@ import { createRouterCache, createSubscriberCache, type RouterCache, type Subscr
 import { createEnforcementWorker, type EnforcementWorker, type EnforcementWorkerConfig } from "./services/enforcement-worker";
 import { createLiveHub, type LiveHub } from "./services/live-hub";
 import { createReconciler, type Reconciler, type ReconcilerConfig } from "./services/reconciler";
+import { createSecretSync, type SecretSync } from "./services/secret-sync";
 import { createLiveQueries } from "./services/live-queries";
 import { createPgListener, type PgListener } from "./services/pg-listener";
 import { createSessionStore, type SessionStore } from "./services/session-store";
@@ -107,6 +108,7 @@ export interface Collector {
     spool: AcctSpool<SpooledRecord> | null;
     enforcement: EnforcementWorker | null;
     reconciler: Reconciler | null;
+    secretSync: SecretSync | null;
     routers: RouterCache | null;
     subscribers: SubscriberCache | null;
     auth: AuthService | null;
@@ -166,6 +168,7 @@ export function createCollector(config: CollectorConfig): Collector {
   let hub: LiveHub | null = null;
   let enforcement: EnforcementWorker | null = null;
   let reconciler: Reconciler | null = null;
+  let secretSync: SecretSync | null = null;
   let disconnectSender: DisconnectSenderHandle | null = null;
   let simulation: Simulation | null = null;
   let nat: NatService | null = null;
@@ -339,7 +342,10 @@ export function createCollector(config: CollectorConfig): Collector {
       // 7. Enforcement worker.
       const h = hub;
       disconnectSender = createDisconnectSender({ ...config.coa, log: log.child("coa") });
+      // /ppp/secret of local-auth routers follows every billing action (secret-sync.ts).
+      let secrets: SecretSync | null = null;
       enforcement = createEnforcementWorker({
+        afterFinish: (subscriberId, kind) => secrets?.onAction(subscriberId, kind),
         pool,
         databaseUrl: config.databaseUrl,
         send: disconnectSender.send,
@@ -347,6 +353,8 @@ export function createCollector(config: CollectorConfig): Collector {
         log: log.child("enforcement"),
         config: { walledGardenList: config.walledGarden?.addressList ?? "walled-garden", ...config.enforcement },
       });
+      const e0 = enforcement;
+      secretSync = secrets = createSecretSync({ pool, adapterFor: (r) => e0.adapterFor(r), secretsKey, log: log.child("secrets") });
       await enforcement.start();
       if (config.reconcile !== null) {
         const e = enforcement;
@@ -355,6 +363,8 @@ export function createCollector(config: CollectorConfig): Collector {
           adapterFor: (r) => e.adapterFor(r),
           routerLastSeen: (id) => routerLastSeen.get(id),
           emit: (event) => h.emitEnforcementResult(event),
+          secrets,
+          monthBytes: (id) => usage.monthBytes(id),
           log: log.child("reconcile"),
           config: { suspendedPolicyDefault: config.suspendedPolicyDefault ?? "reject", ...config.reconcile },
         });
@@ -428,6 +438,8 @@ export function createCollector(config: CollectorConfig): Collector {
       if (reconciler) await withDeadline("reconciler", reconciler.stop(), deadlineAt, log);
       // The worker records the answers of Disconnects in flight (needs the pool).
       if (enforcement) await withDeadline("enforcement worker", enforcement.stop(Math.max(0, deadlineAt - Date.now())), deadlineAt, log);
+      // /ppp/secret syncs the worker's last answers queued (the reconciler repairs any cut short).
+      if (secretSync) await withDeadline("secret sync", secretSync.idle(), deadlineAt, log);
       if (disconnectSender) await withDeadline("CoA client", disconnectSender.close(), deadlineAt, log);
       if (hub) await withDeadline("live hub", hub.stop(), deadlineAt, log);
       // Drain the session store before the database goes: an ACKed record is already
@@ -443,6 +455,7 @@ export function createCollector(config: CollectorConfig): Collector {
       authEndpoint = acctEndpoint = null;
       enforcement = null;
       reconciler = null;
+      secretSync = null;
       hub = null;
       sessions = null;
       spool = null;
@@ -454,7 +467,7 @@ export function createCollector(config: CollectorConfig): Collector {
     ports,
     counters,
     get internals() {
-      return { pool, sessions, spool, enforcement, reconciler, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat, openSessions };
+      return { pool, sessions, spool, enforcement, reconciler, secretSync, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat, openSessions };
     },
   };
 }

@@ -297,7 +297,16 @@ describe("reconciliation", () => {
       expect(reconciler().health(routerId)).toMatchObject({ api: "ok", apiError: null, radiusLastSeenAt: expect.any(String), lastSeenAt: expect.any(String) });
       // Nothing left to repair: a second run changes nothing.
       const [again] = await reconciler().runOnce(routerId);
-      expect(again!.repairs).toEqual({ disconnect: 0, disconnect_queued: 0, zombie_closed: 0, address_list_removed: 0 });
+      expect(again!.repairs).toEqual({
+        disconnect: 0,
+        disconnect_queued: 0,
+        zombie_closed: 0,
+        address_list_removed: 0,
+        queue_rate: 0,
+        secret_added: 0,
+        secret_updated: 0,
+        secret_removed: 0,
+      });
     } finally {
       sim.setCoaMode("act");
       await setRouter({ api_kind: "none" });

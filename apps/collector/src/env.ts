@@ -34,8 +34,15 @@ const schema = z.object({
   SYSLOG_UDP_PORT: portOrOff.default(5514),
   SYSLOG_TCP_PORT: portOrOff.default(5514),
   SYSLOG_TCP_CONNECTIONS_MAX: z.coerce.number().int().min(1).max(65_535).default(256),
+  /** SO_RCVBUF asked for the UDP socket; Linux caps it at net.core.rmem_max (the granted size is logged). */
+  SYSLOG_UDP_RCVBUF_BYTES: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(32 * 1024 * 1024),
+  /** Receive UDP syslog on a worker thread (docs/nat-ingest.md); off = on the main thread. */
+  SYSLOG_UDP_WORKER: onOff.default(true),
   /** Routers' RFC 3164 timestamps carry no zone: their UTC offset (PKT = 300). */
   SYSLOG_RFC3164_UTC_OFFSET_MIN: z.coerce.number().int().min(-720).max(840).default(300),
+  /** NAT ingest queue bound (lines and bytes of raw text); beyond it UDP is dropped (counted) and TCP paused. */
+  NAT_QUEUE_LINES_MAX: z.coerce.number().int().min(1000).max(10_000_000).default(300_000),
+  NAT_QUEUE_BYTES_MAX: z.coerce.number().int().min(1024 * 1024).max(4 * 1024 ** 3).default(128 * 1024 * 1024),
   NAT_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
   /** PPPoE passwords at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64 (docs/radius-auth.md). */
   SECRETS_KEY: z.string().min(1).optional(),

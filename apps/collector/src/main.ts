@@ -43,8 +43,15 @@ const collector = createCollector({
   nat:
     env.SYSLOG && (env.SYSLOG_UDP_PORT !== null || env.SYSLOG_TCP_PORT !== null)
       ? {
-          syslog: { host: env.SYSLOG_HOST, udpPort: env.SYSLOG_UDP_PORT, tcpPort: env.SYSLOG_TCP_PORT, tcpConnectionsMax: env.SYSLOG_TCP_CONNECTIONS_MAX },
-          ingest: { rfc3164UtcOffsetMinutes: env.SYSLOG_RFC3164_UTC_OFFSET_MIN },
+          syslog: {
+            host: env.SYSLOG_HOST,
+            udpPort: env.SYSLOG_UDP_PORT,
+            tcpPort: env.SYSLOG_TCP_PORT,
+            tcpConnectionsMax: env.SYSLOG_TCP_CONNECTIONS_MAX,
+            udpRecvBufferBytes: env.SYSLOG_UDP_RCVBUF_BYTES,
+            udpWorker: env.SYSLOG_UDP_WORKER,
+          },
+          ingest: { rfc3164UtcOffsetMinutes: env.SYSLOG_RFC3164_UTC_OFFSET_MIN, queueLinesMax: env.NAT_QUEUE_LINES_MAX, queueBytesMax: env.NAT_QUEUE_BYTES_MAX },
           spoolBytesMax: env.NAT_SPOOL_MAX_BYTES,
         }
       : null,

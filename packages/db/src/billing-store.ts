@@ -246,6 +246,267 @@ export async function billChunk(pool: pg.Pool, input: InvoiceChunkInput): Promis
   });
 }
 
+/** A billable subscriber as the billing run's assignment step sees it. */
+export interface BillableSubscriber {
+  id: number;
+  planId: number;
+  city: string;
+  billingCycle: string;
+  /** Karachi business date of `created_at` (YYYY-MM-DD): the activation date / cycle anchor. */
+  activatedOn: string;
+  /** An invoice with period_start = the run's `periodStart` exists already (a re-run skips it without writing). */
+  periodBilled: boolean;
+}
+
+/** One document to write: subscriber, the template (index into `templates`) and its period. */
+export interface InvoiceAssignment {
+  subscriberId: number;
+  template: number;
+  /** YYYY-MM-DD; part of the unique (subscriber, period_start, kind) key. */
+  periodStart: string;
+  /** Last day of service, inclusive. */
+  periodEnd: string;
+}
+
+export interface AssignedChunkInput extends BillableFilter {
+  runId: string;
+  /** The month's first day: sets `periodBilled`. */
+  periodStart: string;
+  series: string;
+  issuedOn: string;
+  dueOn: string;
+  cursor: number;
+  chunkSize: number;
+  /** Called inside the chunk's transaction with the chunk's subscribers; pure. */
+  assign(subs: readonly BillableSubscriber[]): { templates: readonly InvoiceTemplate[]; assignments: readonly InvoiceAssignment[] };
+}
+
+/**
+ * `billChunk` for runs where subscribers of one plan get different documents (quarterly and
+ * yearly anniversaries, prorated first invoices): the caller's `assign` maps each subscriber
+ * of the chunk to zero or more (template, period) pairs. Same guarantees: one transaction per
+ * chunk, series counter locked, gapless numbers in (subscriber id, period start) order, a
+ * period already billed is skipped by its unique key, cursor and progress move with it.
+ */
+export async function billAssignedChunk(pool: pg.Pool, input: AssignedChunkInput): Promise<{ done: boolean; cursor: number; processed: number; created: number }> {
+  return withTransaction(pool, async (c) => {
+    const subs = await c.query<BillableSubscriber>(
+      `SELECT s.id, s.plan_id AS "planId", s.city, p.billing_cycle::text AS "billingCycle",
+              to_char(s.created_at AT TIME ZONE 'Asia/Karachi', 'YYYY-MM-DD') AS "activatedOn", false AS "periodBilled"
+       FROM subscribers s JOIN plans p ON p.id = s.plan_id
+       WHERE s.id > $1 AND s.status::text = ANY($2) AND s.plan_id = ANY($3) ORDER BY s.id LIMIT $4`,
+      [input.cursor, input.statuses, input.planIds, input.chunkSize],
+    );
+    if (subs.rows.length === 0) return { done: true, cursor: input.cursor, processed: 0, created: 0 };
+    // A separate probe by id: as an EXISTS column the planner hashed every invoice of the
+    // period for each chunk (64 ms a chunk at 100k); by ids it is 1,000 index probes (~1 ms).
+    const billed = await c.query<{ id: number }>(
+      `SELECT subscriber_id AS id FROM invoices WHERE subscriber_id = ANY($1::int[]) AND period_start = $2::date AND kind = 'invoice'`,
+      [subs.rows.map((x) => x.id), input.periodStart],
+    );
+    if (billed.rows.length > 0) {
+      const set = new Set(billed.rows.map((x) => x.id));
+      for (const x of subs.rows) x.periodBilled = set.has(x.id);
+    }
+    const last = subs.rows[subs.rows.length - 1]!.id;
+    const { templates, assignments } = input.assign(subs.rows);
+    let inserted = 0;
+    if (assignments.length > 0) {
+      await c.query(`INSERT INTO invoice_counters (series) VALUES ($1) ON CONFLICT DO NOTHING`, [input.series]);
+      const counter = await c.query<{ last: number }>(`SELECT last_seq AS last FROM invoice_counters WHERE series = $1 FOR UPDATE`, [input.series]);
+      const lastSeq = counter.rows[0]?.last ?? 0;
+      const r = await c.query<{ candidates: number; inserted: number }>(
+        `WITH tpl AS (
+           SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(i int, kind invoice_kind, net bigint, tax bigint, total bigint, lines jsonb, entries jsonb)
+         ),
+         asg AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS a(s int, t int, ps date, pe date)),
+         cand AS (
+           SELECT a.s AS subscriber_id, a.ps, a.pe, t.*, row_number() OVER (ORDER BY a.s, a.ps) AS rn
+           FROM asg a JOIN tpl t ON t.i = a.t
+           WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscriber_id = a.s AND i.period_start = a.ps AND i.kind = t.kind)
+         ),
+         ins AS (
+           INSERT INTO invoices (number, series, seq, subscriber_id, kind, period_start, period_end, issued_on, due_date,
+                                 net_paisa, tax_paisa, total_paisa, billing_run_id, status)
+           SELECT $3 || '-' || lpad(($4 + c.rn)::text, 7, '0'), $3, $4 + c.rn, c.subscriber_id, c.kind, c.ps, c.pe, $5::date,
+                  CASE WHEN c.kind = 'invoice' THEN $6::date ELSE $5::date END, c.net, c.tax, c.total, $7::bigint, 'open'
+           FROM cand c
+           ON CONFLICT (subscriber_id, period_start, kind) DO NOTHING
+           RETURNING id, subscriber_id, period_start
+         ),
+         lines AS (
+           INSERT INTO invoice_lines (invoice_id, position, kind, description, revenue_account, charged_paisa, discount_paisa,
+                                      net_paisa, tax_paisa, total_paisa, taxes)
+           SELECT i.id, l.position, l.kind, l.description, l."revenueAccount", l."chargedPaisa", l."discountPaisa",
+                  l."netPaisa", l."taxPaisa", l."totalPaisa", l.taxes
+           FROM ins i JOIN cand c ON c.subscriber_id = i.subscriber_id AND c.ps = i.period_start
+           CROSS JOIN LATERAL jsonb_to_recordset(c.lines) AS l(position int, kind text, description text, "revenueAccount" text,
+             "chargedPaisa" bigint, "discountPaisa" bigint, "netPaisa" bigint, "taxPaisa" bigint, "totalPaisa" bigint, taxes jsonb)
+         ),
+         ltx AS (
+           INSERT INTO ledger_transactions (key, kind, subscriber_id, occurred_on)
+           SELECT c.kind::text || ':' || i.subscriber_id || ':' || to_char(c.ps, 'YYYY-MM-DD'), c.kind::text, i.subscriber_id, $5::date
+           FROM ins i JOIN cand c ON c.subscriber_id = i.subscriber_id AND c.ps = i.period_start
+           WHERE jsonb_array_length(c.entries) > 0
+           RETURNING id, subscriber_id, key
+         ),
+         le AS (
+           INSERT INTO ledger_entries (transaction_id, account, amount_paisa)
+           SELECT t.id, CASE WHEN e.account = 'receivable' THEN 'receivable:' || t.subscriber_id ELSE e.account END, e.amount
+           FROM ltx t JOIN cand c ON c.kind::text || ':' || c.subscriber_id || ':' || to_char(c.ps, 'YYYY-MM-DD') = t.key
+           CROSS JOIN LATERAL jsonb_to_recordset(c.entries) AS e(account text, amount bigint)
+         )
+         SELECT (SELECT count(*) FROM cand)::int AS candidates, (SELECT count(*) FROM ins)::int AS inserted`,
+        [
+          JSON.stringify(
+            templates.map((t, i) => ({
+              i,
+              kind: t.kind,
+              net: t.netPaisa,
+              tax: t.taxPaisa,
+              total: t.totalPaisa,
+              lines: t.lines,
+              entries: t.entries.map((e) => ({ account: e.account, amount: e.amountPaisa })),
+            })),
+          ),
+          JSON.stringify(assignments.map((a) => ({ s: a.subscriberId, t: a.template, ps: a.periodStart, pe: a.periodEnd }))),
+          input.series,
+          lastSeq,
+          input.issuedOn,
+          input.dueOn,
+          input.runId,
+        ],
+      );
+      const { candidates, inserted: n } = r.rows[0] ?? { candidates: 0, inserted: 0 };
+      // Numbers were handed out to every candidate; a conflict would leave a hole.
+      if (n !== candidates) throw new Error(`invoice numbering: ${candidates} candidates but ${n} inserted; chunk rolled back`);
+      if (n > 0) await c.query(`UPDATE invoice_counters SET last_seq = last_seq + $2 WHERE series = $1`, [input.series, n]);
+      inserted = n;
+    }
+    await c.query(`UPDATE billing_runs SET cursor = $2, processed = processed + $3, created = created + $4 WHERE id = $1`, [
+      input.runId,
+      last,
+      subs.rows.length,
+      inserted,
+    ]);
+    return { done: false, cursor: last, processed: subs.rows.length, created: inserted };
+  });
+}
+
+/**
+ * Late-fee bookkeeping of these subscribers: fee documents (`<sub>:<period>` keys, series
+ * `<prefix>-…`), the invoices already charged (`late_fee:<key>` ledger rows) and the last
+ * service day of every other open invoice.
+ */
+export async function lateFeeState(
+  db: Db,
+  subscriberIds: readonly number[],
+  feeSeriesPrefix: string,
+): Promise<{ feeDocuments: Set<string>; charged: Set<string>; periodEnd: Map<string, string> }> {
+  const r = await db.query<{ key: string; what: string }>(
+    `SELECT subscriber_id || ':' || to_char(period_start, 'YYYY-MM-DD') AS key,
+            CASE WHEN series LIKE $2 || '-%' THEN 'fee' ELSE to_char(period_end, 'YYYY-MM-DD') END AS what
+     FROM invoices WHERE subscriber_id = ANY($1::int[]) AND kind = 'invoice' AND (status = 'open' OR series LIKE $2 || '-%')
+     UNION ALL
+     SELECT substr(key, 10), 'charged' FROM ledger_transactions WHERE subscriber_id = ANY($1::int[]) AND key LIKE 'late_fee:%'`,
+    [subscriberIds, feeSeriesPrefix],
+  );
+  const feeDocuments = new Set<string>();
+  const charged = new Set<string>();
+  const periodEnd = new Map<string, string>();
+  for (const row of r.rows) {
+    if (row.what === "fee") feeDocuments.add(row.key);
+    else if (row.what === "charged") charged.add(row.key);
+    else periodEnd.set(row.key, row.what);
+  }
+  return { feeDocuments, charged, periodEnd };
+}
+
+export interface LateFeeInput {
+  subscriberId: number;
+  /** The overdue invoice's period start: the fee's ledger key is `late_fee:<sub>:<this>`. */
+  invoicePeriodStart: string;
+  /** The overdue invoice's last service day: the fee document's period (one per invoice by the unique key). */
+  invoicePeriodEnd: string;
+  amountPaisa: number;
+  description: string;
+  /** Signed entries of the pure `lateFeeTransaction` (`receivable` = the subscriber's account). */
+  entries: { account: string; amountPaisa: number }[];
+}
+
+/**
+ * Late fees as numbered documents (series `<prefix>-<year>`, gapless like invoices) with one
+ * untaxed `late_fee` line to revenue:fees, plus their `late_fee:<invoice>` ledger transaction
+ * and an `invoice.late_fee` audit row, in the caller's transaction. At most once per invoice twice over: the ledger key is unique
+ * (ON CONFLICT DO NOTHING; only fees whose key was new get a document) and the document's
+ * (subscriber, period_start = the invoice's last day, kind) key is unique. A document that
+ * could not be written after its ledger row was (a clash with another invoice on that date)
+ * aborts the caller's transaction rather than leave a fee without a document.
+ */
+export async function insertLateFees(
+  db: Db,
+  input: { series: string; issuedOn: string; dueOn: string; fees: readonly LateFeeInput[]; actor?: string },
+): Promise<{ charged: { subscriberId: number; invoicePeriodStart: string }[] }> {
+  if (input.fees.length === 0) return { charged: [] };
+  await db.query(`INSERT INTO invoice_counters (series) VALUES ($1) ON CONFLICT DO NOTHING`, [input.series]);
+  const counter = await db.query<{ last: number }>(`SELECT last_seq AS last FROM invoice_counters WHERE series = $1 FOR UPDATE`, [input.series]);
+  const lastSeq = counter.rows[0]?.last ?? 0;
+  const r = await db.query<{ s: number; ps: string; docs: number; txs: number }>(
+    `WITH f AS MATERIALIZED (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS f(s int, ps date, pe date, amount bigint, description text, entries jsonb)
+     ),
+     ltx AS (
+       INSERT INTO ledger_transactions (key, kind, subscriber_id, occurred_on)
+       SELECT 'late_fee:' || s || ':' || to_char(ps, 'YYYY-MM-DD'), 'fee', s, $3::date FROM f ORDER BY s, ps
+       ON CONFLICT (key) DO NOTHING
+       RETURNING id, subscriber_id AS s, key
+     ),
+     le AS (
+       INSERT INTO ledger_entries (transaction_id, account, amount_paisa)
+       SELECT t.id, CASE WHEN e.account = 'receivable' THEN 'receivable:' || t.s ELSE e.account END, e."amountPaisa"
+       FROM ltx t JOIN f ON 'late_fee:' || f.s || ':' || to_char(f.ps, 'YYYY-MM-DD') = t.key
+       CROSS JOIN LATERAL jsonb_to_recordset(f.entries) AS e(account text, "amountPaisa" bigint)
+     ),
+     c AS (
+       SELECT f.*, row_number() OVER (ORDER BY f.s, f.ps) AS rn
+       FROM f JOIN ltx t ON t.key = 'late_fee:' || f.s || ':' || to_char(f.ps, 'YYYY-MM-DD')
+     ),
+     inv AS (
+       INSERT INTO invoices (number, series, seq, subscriber_id, kind, period_start, period_end, issued_on, due_date,
+                             net_paisa, tax_paisa, total_paisa, status)
+       SELECT $2 || '-' || lpad(($5 + c.rn)::text, 7, '0'), $2, $5 + c.rn, c.s, 'invoice', c.pe, c.pe, $3::date, $4::date, c.amount, 0, c.amount, 'open'
+       FROM c
+       ON CONFLICT (subscriber_id, period_start, kind) DO NOTHING
+       RETURNING id, subscriber_id AS s, period_start, number
+     ),
+     lines AS (
+       INSERT INTO invoice_lines (invoice_id, position, kind, description, revenue_account, charged_paisa, discount_paisa,
+                                  net_paisa, tax_paisa, total_paisa, taxes)
+       SELECT inv.id, 1, 'late_fee', c.description, 'revenue:fees', c.amount, 0, c.amount, 0, c.amount, '[]'::jsonb
+       FROM inv JOIN c ON c.s = inv.s AND c.pe = inv.period_start
+     ),
+     au AS (
+       INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
+       SELECT $6, 'invoice.late_fee', 'subscriber', inv.s::text,
+              jsonb_build_object('number', inv.number, 'invoice', inv.s || ':' || to_char(c.ps, 'YYYY-MM-DD'), 'amountPaisa', c.amount)
+       FROM inv JOIN c ON c.s = inv.s AND c.pe = inv.period_start
+     )
+     SELECT c.s, to_char(c.ps, 'YYYY-MM-DD') AS ps, (SELECT count(*) FROM inv)::int AS docs, (SELECT count(*) FROM c)::int AS txs FROM c`,
+    [
+      JSON.stringify(input.fees.map((f) => ({ s: f.subscriberId, ps: f.invoicePeriodStart, pe: f.invoicePeriodEnd, amount: f.amountPaisa, description: f.description, entries: f.entries }))),
+      input.series,
+      input.issuedOn,
+      input.dueOn,
+      lastSeq,
+      input.actor ?? "billing",
+    ],
+  );
+  const docs = r.rows[0]?.docs ?? 0;
+  if (docs !== r.rows.length) throw new Error(`late fees: ${r.rows.length} charged but ${docs} documents written; transaction rolled back`);
+  if (docs > 0) await db.query(`UPDATE invoice_counters SET last_seq = last_seq + $2 WHERE series = $1`, [input.series, docs]);
+  return { charged: r.rows.map((x) => ({ subscriberId: x.s, invoicePeriodStart: x.ps })) };
+}
+
 /** Idempotent: a key already present is skipped (its content is not compared). Returns keys inserted. */
 export async function insertLedgerTransactions(db: Db, txs: readonly LedgerTxInput[]): Promise<string[]> {
   if (txs.length === 0) return [];
@@ -442,6 +703,94 @@ export async function writeDunning(db: Db, writes: readonly DunningWrite[], acto
     await db.query(`SELECT pg_notify('enforcement', '')`);
   }
   return { actions: news.length, enforcement: done.length, notifications: notes.length };
+}
+
+/**
+ * `writeDunning` for a whole chunk in one statement (the dunning run's writer; payments keep
+ * `writeDunning`). Same rows and guarantees: the state upsert, then every action whose key is
+ * new (`ON CONFLICT (key) DO NOTHING` on the unique key, so a re-run or a racing payment
+ * emits nothing twice) with its enforcement_outbox row, notification_outbox row, status
+ * change and audit row. Enforcement ids are drawn from the outbox sequence up front so an
+ * action row links to its outbox row in the same statement (ids of skipped actions are a
+ * harmless sequence gap). One NOTIFY when anything was enqueued. The caller holds the
+ * subscribers' row locks.
+ */
+export async function writeDunningBatch(db: Db, writes: readonly DunningWrite[], actor = "billing"): Promise<{ actions: number; enforcement: number; notifications: number }> {
+  if (writes.length === 0) return { actions: 0, enforcement: 0, notifications: 0 };
+  const states = writes.map((w) => ({ s: w.subscriberId, st: w.state, a: w.access, r: w.record }));
+  const actions = writes.flatMap((w) =>
+    w.actions.map((a) => ({
+      k: a.key,
+      s: w.subscriberId,
+      t: a.type,
+      kd: a.kind,
+      o: a.outboxKind,
+      n: a.note,
+      p: a.type === "notification" ? a.payload : null,
+      b: w.status,
+    })),
+  );
+  const r = await db.query<{ actions: number; enforcement: number; notifications: number }>(
+    `WITH st AS (
+       INSERT INTO dunning_state (subscriber_id, state, access, record, updated_at)
+       SELECT s, st, a, r, now() FROM jsonb_to_recordset($1::jsonb) AS w(s int, st text, a text, r jsonb)
+       ON CONFLICT (subscriber_id) DO UPDATE SET state = EXCLUDED.state, access = EXCLUDED.access, record = EXCLUDED.record, updated_at = now()
+       WHERE dunning_state.record IS DISTINCT FROM EXCLUDED.record
+     ),
+     a AS MATERIALIZED (
+       SELECT x.*, CASE WHEN x.t = 'enforcement' AND x.o IS NOT NULL AND (x.b <> 'terminated' OR x.o = 'terminate')
+                        THEN nextval(pg_get_serial_sequence('enforcement_outbox', 'id')) END AS eid
+       FROM jsonb_to_recordset($2::jsonb) AS x(k text, s int, t text, kd text, o text, n text, p jsonb, b text)
+     ),
+     ins AS (
+       INSERT INTO dunning_actions (key, subscriber_id, type, kind, status, note, enforcement_id)
+       SELECT k, s, t, kd, CASE WHEN t = 'notification' OR eid IS NOT NULL THEN 'queued' ELSE 'recorded' END,
+              CASE WHEN t = 'enforcement' AND o IS NOT NULL AND eid IS NULL THEN 'subscriber is terminated' ELSE n END, eid
+       FROM a ORDER BY k
+       ON CONFLICT (key) DO NOTHING
+       RETURNING key
+     ),
+     n AS MATERIALIZED (SELECT a.* FROM a JOIN ins ON ins.key = a.k),
+     ob AS (
+       INSERT INTO enforcement_outbox (id, kind, subscriber_id, reason, params)
+       SELECT n.eid, n.o::enforcement_kind, n.s, 'dunning ' || n.k,
+              CASE WHEN n.o = 'throttle' THEN jsonb_build_object(
+                'downloadKbps', coalesce(p.fup_download_kbps, greatest(64, p.download_kbps / 4)),
+                'uploadKbps', coalesce(p.fup_upload_kbps, greatest(64, p.upload_kbps / 4))) END
+       FROM n JOIN subscribers s ON s.id = n.s JOIN plans p ON p.id = s.plan_id
+       WHERE n.eid IS NOT NULL
+       ORDER BY n.eid
+       RETURNING 1
+     ),
+     nt AS (
+       INSERT INTO notification_outbox (key, subscriber_id, kind, payload)
+       SELECT k, s, kd, p FROM n WHERE t = 'notification' ORDER BY k
+       RETURNING 1
+     ),
+     up AS (
+       UPDATE subscribers s SET status = x.status::subscriber_status, updated_at = now()
+       FROM (SELECT DISTINCT ON (s) s, CASE o WHEN 'suspend' THEN 'suspended' WHEN 'restore' THEN 'active' ELSE 'terminated' END AS status
+             FROM n WHERE eid IS NOT NULL AND o IN ('suspend', 'restore', 'terminate')
+             ORDER BY s, CASE o WHEN 'terminate' THEN 0 WHEN 'suspend' THEN 1 ELSE 2 END) x
+       WHERE s.id = x.s AND s.status::text <> x.status
+       RETURNING 1
+     ),
+     au AS (
+       INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
+       SELECT $3, 'subscriber.' || o, 'subscriber', s::text,
+              jsonb_build_object('actionId', eid::text, 'reason', 'dunning ' || k, 'before', jsonb_build_object('status', b))
+       FROM n WHERE eid IS NOT NULL ORDER BY eid
+       RETURNING 1
+     ),
+     c AS (
+       SELECT (SELECT count(*) FROM n)::int AS actions, (SELECT count(*) FROM ob)::int AS enforcement,
+              (SELECT count(*) FROM nt)::int AS notifications, (SELECT count(*) FROM up)::int AS updated, (SELECT count(*) FROM au)::int AS audited
+     )
+     SELECT actions, enforcement, notifications, CASE WHEN enforcement > 0 THEN pg_notify('enforcement', '') END IS NULL AS quiet FROM c`,
+    [JSON.stringify(states), JSON.stringify(actions), actor],
+  );
+  const row = r.rows[0];
+  return { actions: row?.actions ?? 0, enforcement: row?.enforcement ?? 0, notifications: row?.notifications ?? 0 };
 }
 
 export interface PaymentInput {

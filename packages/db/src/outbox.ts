@@ -1,6 +1,7 @@
-// Outbox for actions the collector carries out against routers. The row, its audit
-// entry and the NOTIFY share one transaction: the collector hears about the action only
-// once it is committed, and a failure leaves no trace at all.
+// Outbox for actions the collector carries out against routers. The state change, the
+// row, its audit entry and the NOTIFY are one SQL statement (one round trip, atomic): the
+// collector hears about the action only once it is committed, and a failure leaves no
+// trace at all.
 import type { PrismaClient } from "./generated/prisma/client";
 
 export const enforcementChannel = "enforcement";
@@ -30,6 +31,8 @@ export interface EnforcementRequest {
   /** Who, in words: an operator username or "billing". */
   actor: string;
   reason?: string | null;
+  /** The caller's scope: only a subscriber of this dealer is found (else UnknownSubscriberError). */
+  dealerId?: number;
 }
 
 export class UnknownSubscriberError extends Error {
@@ -48,86 +51,104 @@ export function statusAfter(kind: EnforcementKind): "active" | "suspended" | "te
   return kind === "suspend" ? "suspended" : kind === "restore" ? "active" : kind === "terminate" ? "terminated" : null;
 }
 
+/** What a Prisma client (or a transaction client) offers for one raw statement. */
+export type RawQueryable = Pick<PrismaClient, "$queryRawUnsafe">;
+
+// $1 subscriber, $2 kind, $3 plan (change_plan), $4 rate (throttle, jsonb), $5 operator,
+// $6 actor, $7 reason, $8 status after (null: unchanged), $9 the caller's dealer scope.
+//  - sub: the subscriber, locked (two actions on one subscriber queue behind each other,
+//    so each audit row's before/after is exact);
+//  - chk: the validation (the same rules and messages as InvalidActionError always had:
+//    a terminated subscriber takes only disconnect/kick/terminate; change_plan needs an
+//    existing, active plan) and the params (change_plan: the plan's rates; throttle: the
+//    given rate, else the plan's fup rates, else a quarter of the plan's, min 64 kbps);
+//  - upd, ins, aud: state change, outbox row, audit row, only when chk found no error;
+//  - note: pg_notify, delivered on commit (never for a failed statement).
+// Data-modifying CTEs run whether referenced or not; `note` is a SELECT, so the final
+// SELECT references it.
+const REQUEST_SQL = `
+WITH sub AS (
+  SELECT s.id, s.status::text AS status, s.plan_id FROM subscribers s
+   WHERE s.id = $1::int AND ($9::int IS NULL OR s.dealer_id = $9::int) FOR UPDATE),
+chk AS (
+  SELECT sub.id, sub.status, sub.plan_id,
+         CASE
+           WHEN sub.status = 'terminated' AND $2::text NOT IN ('terminate', 'disconnect', 'kick') THEN 'subscriber is terminated'
+           WHEN $2::text = 'change_plan' AND $3::int IS NULL THEN 'change_plan needs a plan'
+           WHEN $2::text = 'change_plan' AND NOT COALESCE(np.active, false) THEN 'plan ' || $3::int || ' does not exist or is retired'
+         END AS error,
+         CASE
+           WHEN $2::text = 'change_plan' THEN jsonb_build_object('planId', np.id, 'downloadKbps', np.download_kbps, 'uploadKbps', np.upload_kbps)
+           WHEN $2::text = 'throttle' THEN COALESCE($4::jsonb, jsonb_build_object(
+             'downloadKbps', COALESCE(cp.fup_download_kbps, GREATEST(64, cp.download_kbps / 4)),
+             'uploadKbps', COALESCE(cp.fup_upload_kbps, GREATEST(64, cp.upload_kbps / 4))))
+         END AS params,
+         COALESCE($8::text, sub.status) AS status_after,
+         CASE WHEN $2::text = 'change_plan' THEN np.id ELSE sub.plan_id END AS plan_after
+    FROM sub
+    LEFT JOIN plans np ON $2::text = 'change_plan' AND np.id = $3::int
+    LEFT JOIN plans cp ON cp.id = sub.plan_id),
+ok AS (SELECT * FROM chk WHERE error IS NULL),
+upd AS (
+  UPDATE subscribers s SET status = ok.status_after::subscriber_status, plan_id = ok.plan_after, updated_at = now()
+    FROM ok
+   WHERE s.id = ok.id AND (ok.status_after IS DISTINCT FROM ok.status OR ok.plan_after IS DISTINCT FROM ok.plan_id)
+  RETURNING s.id),
+sess AS (
+  -- No active session still gets a row: the worker answers "no session" and the operator
+  -- sees that answer like any other.
+  SELECT r.id, r.router_id, r.acct_session_id FROM radius_sessions r
+   WHERE r.subscriber_id = (SELECT id FROM ok) AND r.status = 'active'
+   ORDER BY r.started_at DESC LIMIT 1),
+ins AS (
+  INSERT INTO enforcement_outbox (kind, subscriber_id, router_id, acct_session_id, requested_by_id, reason, params)
+  SELECT $2::text::enforcement_kind, ok.id, sess.router_id, sess.acct_session_id, $5::int, $7::text, ok.params
+    FROM ok LEFT JOIN sess ON true
+  RETURNING id),
+aud AS (
+  INSERT INTO audit_log (operator_id, actor, action, entity_type, entity_id, details)
+  SELECT $5::int, $6::text, 'subscriber.' || $2::text, 'subscriber', ok.id::text, jsonb_build_object(
+           'actionId', ins.id::text,
+           'reason', $7::text,
+           'before', jsonb_build_object('status', ok.status, 'planId', ok.plan_id),
+           'after', jsonb_build_object('status', ok.status_after, 'planId', ok.plan_after),
+           'params', ok.params,
+           'session', CASE WHEN sess.id IS NULL THEN NULL
+                           ELSE jsonb_build_object('id', sess.id::text, 'routerId', sess.router_id, 'acctSessionId', sess.acct_session_id) END)
+    FROM ok CROSS JOIN ins LEFT JOIN sess ON true
+  RETURNING id),
+note AS (SELECT pg_notify('${enforcementChannel}', ins.id::text) FROM ins)
+SELECT (SELECT count(*) FROM sub)::int AS found,
+       (SELECT error FROM chk) AS error,
+       (SELECT id::text FROM ins) AS action_id,
+       (SELECT count(*) FROM aud)::int AS audited,
+       (SELECT count(*) FROM note)::int AS notified`;
+
 /**
- * One transaction: the subscriber's state change (status for suspend/restore/terminate,
- * plan for change_plan), the outbox row, the audit row and the NOTIFY.
+ * One statement (one round trip, atomic): the subscriber's state change (status for
+ * suspend/restore/terminate, plan for change_plan), the outbox row, the audit row and the
+ * NOTIFY. Throws UnknownSubscriberError / InvalidActionError with nothing written.
  */
-export async function requestEnforcement(
-  prisma: PrismaClient,
-  req: EnforcementRequest,
-): Promise<{ actionId: string }> {
-  return prisma.$transaction(async (tx) => {
-    const subscriber = await tx.subscriber.findUnique({
-      where: { id: req.subscriberId },
-      select: { id: true, status: true, planId: true },
-    });
-    if (!subscriber) throw new UnknownSubscriberError(req.subscriberId);
-    const before = { status: subscriber.status, planId: subscriber.planId };
-    const status = statusAfter(req.kind);
-    if (subscriber.status === "terminated" && req.kind !== "terminate" && req.kind !== "disconnect" && req.kind !== "kick") {
-      throw new InvalidActionError("subscriber is terminated");
-    }
-    let params: { downloadKbps: number; uploadKbps: number; planId?: number } | null = null;
-    if (req.kind === "change_plan") {
-      if (req.planId === undefined) throw new InvalidActionError("change_plan needs a plan");
-      const plan = await tx.plan.findUnique({ where: { id: req.planId }, select: { id: true, active: true, downloadKbps: true, uploadKbps: true } });
-      if (!plan?.active) throw new InvalidActionError(`plan ${req.planId} does not exist or is retired`);
-      await tx.subscriber.update({ where: { id: req.subscriberId }, data: { planId: plan.id } });
-      params = { planId: plan.id, downloadKbps: plan.downloadKbps, uploadKbps: plan.uploadKbps };
-    } else if (req.kind === "throttle") {
-      const p = await tx.plan.findUniqueOrThrow({
-        where: { id: subscriber.planId },
-        select: { fupDownloadKbps: true, fupUploadKbps: true, downloadKbps: true, uploadKbps: true },
-      });
-      // Without fair-usage rates on the plan, a quarter of the plan's rate.
-      params = req.rate ?? {
-        downloadKbps: p.fupDownloadKbps ?? Math.max(64, Math.floor(p.downloadKbps / 4)),
-        uploadKbps: p.fupUploadKbps ?? Math.max(64, Math.floor(p.uploadKbps / 4)),
-      };
-    }
-    if (status && status !== subscriber.status) {
-      await tx.subscriber.update({ where: { id: req.subscriberId }, data: { status } });
-    }
-    // No active session still gets a row: the worker answers "no session" and the
-    // operator sees that answer like any other.
-    const session = await tx.radiusSession.findFirst({
-      where: { subscriberId: req.subscriberId, status: "active" },
-      orderBy: { startedAt: "desc" },
-      select: { id: true, routerId: true, acctSessionId: true },
-    });
-    const action = await tx.enforcementAction.create({
-      data: {
-        kind: req.kind,
-        subscriberId: req.subscriberId,
-        routerId: session?.routerId ?? null,
-        acctSessionId: session?.acctSessionId ?? null,
-        requestedById: req.operatorId,
-        reason: req.reason ?? null,
-        ...(params ? { params } : {}),
-      },
-      select: { id: true },
-    });
-    const actionId = action.id.toString();
-    await tx.auditLog.create({
-      data: {
-        operatorId: req.operatorId,
-        actor: req.actor,
-        action: `subscriber.${req.kind}`,
-        entityType: "subscriber",
-        entityId: String(req.subscriberId),
-        details: {
-          actionId,
-          reason: req.reason ?? null,
-          before,
-          after: { status: status ?? subscriber.status, planId: params?.planId ?? subscriber.planId },
-          params,
-          session: session
-            ? { id: session.id.toString(), routerId: session.routerId, acctSessionId: session.acctSessionId }
-            : null,
-        },
-      },
-    });
-    await tx.$executeRaw`SELECT pg_notify(${enforcementChannel}, ${actionId})`;
-    return { actionId };
-  });
+export async function requestEnforcement(prisma: RawQueryable, req: EnforcementRequest): Promise<{ actionId: string }> {
+  const rate = req.kind === "throttle" && req.rate ? JSON.stringify({ downloadKbps: req.rate.downloadKbps, uploadKbps: req.rate.uploadKbps }) : null;
+  const rows = await prisma.$queryRawUnsafe<{ found: number; error: string | null; action_id: string | null; audited: number; notified: number }[]>(
+    REQUEST_SQL,
+    req.subscriberId,
+    req.kind,
+    req.planId ?? null,
+    rate,
+    req.operatorId,
+    req.actor,
+    req.reason ?? null,
+    statusAfter(req.kind),
+    req.dealerId ?? null,
+  );
+  const r = rows[0];
+  if (!r || r.found === 0) throw new UnknownSubscriberError(req.subscriberId);
+  if (r.error !== null) throw new InvalidActionError(r.error);
+  if (r.action_id === null || r.audited !== 1 || r.notified !== 1) {
+    // Unreachable: chk found no error, so ins, aud and note each made one row.
+    throw new Error(`enforcement request for subscriber ${req.subscriberId} wrote no outbox row`);
+  }
+  return { actionId: r.action_id };
 }

@@ -202,6 +202,8 @@ export const nonPrismaIndexes = new Set([
   "subscribers_plain_password_idx",
   // One open billing/dunning request per (kind, period): docs/billing-runs.md.
   "billing_runs_one_request_key",
+  // Open (unacknowledged) escalations for the NOC list: docs/enforcement.md.
+  "enforcement_outbox_open_escalations_idx",
 ]);
 
 export async function actualShape(q: Queryable): Promise<DbShape> {

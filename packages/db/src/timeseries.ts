@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BinaryCopyWriter, canCopy, copyBinary } from "./pg-copy";
 
 export interface QueryResultLike<R> {
   rows: R[];
@@ -238,25 +239,52 @@ async function insertChunked<T>(
   return inserted;
 }
 
-/** Multi-row INSERTs of at most `insertRowsMax` rows each. Returns rows written. */
-export function insertAccountingRecords(client: Queryable, rows: readonly AccountingRecordRow[]): Promise<number> {
+const accountingColumns = [
+  "time",
+  "router_id",
+  "acct_session_id",
+  "subscriber_id",
+  "username",
+  "status_type",
+  "session_time_s",
+  "input_octets",
+  "output_octets",
+  "framed_ip",
+  "terminate_cause",
+  "delay_time_s",
+];
+const usageColumns = ["time", "subscriber_id", "router_id", "input_octets", "output_octets"];
+
+/**
+ * On a pg connection (Client or PoolClient): one binary COPY, all or nothing. Elsewhere
+ * (a Pool, PGlite): multi-row INSERTs of at most `insertRowsMax` rows each. Returns rows written.
+ */
+export async function insertAccountingRecords(client: Queryable, rows: readonly AccountingRecordRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  if (canCopy(client)) {
+    const w = new BinaryCopyWriter(rows.length * 120);
+    for (const r of rows) {
+      w.row(12);
+      w.time(r.time);
+      w.int4(r.routerId);
+      w.text(r.acctSessionId);
+      w.int4(r.subscriberId);
+      w.text(r.username);
+      w.int2(r.statusType);
+      w.int4(r.sessionTimeS);
+      w.int8(r.inputOctets);
+      w.int8(r.outputOctets);
+      w.inet(r.framedIp);
+      w.text(r.terminateCause);
+      w.int4(r.delayTimeS);
+    }
+    await copyBinary(client, "accounting_records", accountingColumns, w.finish());
+    return rows.length;
+  }
   return insertChunked(
     client,
     "accounting_records",
-    [
-      "time",
-      "router_id",
-      "acct_session_id",
-      "subscriber_id",
-      "username",
-      "status_type",
-      "session_time_s",
-      "input_octets",
-      "output_octets",
-      "framed_ip",
-      "terminate_cause",
-      "delay_time_s",
-    ],
+    accountingColumns,
     rows,
     (r) => [
       r.time,
@@ -284,10 +312,23 @@ export async function insertUsageDeltas(
   rows: readonly UsageDeltaRow[],
 ): Promise<{ inserted: number; dropped: number }> {
   const valid = rows.filter((r) => r.inputOctets >= 0n && r.outputOctets >= 0n);
+  if (valid.length > 0 && canCopy(client)) {
+    const w = new BinaryCopyWriter(valid.length * 60);
+    for (const r of valid) {
+      w.row(5);
+      w.time(r.time);
+      w.int4(r.subscriberId);
+      w.int4(r.routerId);
+      w.int8(r.inputOctets);
+      w.int8(r.outputOctets);
+    }
+    await copyBinary(client, "subscriber_usage", usageColumns, w.finish());
+    return { inserted: valid.length, dropped: rows.length - valid.length };
+  }
   const inserted = await insertChunked(
     client,
     "subscriber_usage",
-    ["time", "subscriber_id", "router_id", "input_octets", "output_octets"],
+    usageColumns,
     valid,
     (r) => [r.time, r.subscriberId, r.routerId, r.inputOctets.toString(), r.outputOctets.toString()],
   );

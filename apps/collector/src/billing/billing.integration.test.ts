@@ -16,6 +16,9 @@ describe("billing and dunning runs on PostgreSQL", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await seed(db.prisma, { subscribers: 240 });
+    // Activated long before the billed months: full-month invoices only (proration and
+    // catch-up are billing-cycles.integration.test.ts).
+    await db.prisma.$executeRawUnsafe(`UPDATE subscribers SET created_at = '2026-06-15T10:00:00+05'`);
     pool = new pg.Pool({ connectionString: db.url, max: 12 });
     // drop() terminates backends; a client still closing must not surface as an unhandled error.
     pool.on("error", () => undefined);

@@ -1,7 +1,9 @@
 // Billing configuration the runs share: the tax table, where each city's service is
 // taxed, the dunning ladder per plan and how enforcement actions map to outbox kinds.
 import { type DunningConfig, type EnforcementKind, defaultDunningConfig } from "@isp/billing/dunning";
+import type { LateFeeRule } from "@isp/billing/late-fee";
 import { type TaxRule, pakistanInternetTaxRulesExample } from "@isp/billing/tax";
+import { enforcementOutboxKinds } from "@isp/billing/account";
 
 export interface BillingConfig {
   taxRules: readonly TaxRule[];
@@ -14,6 +16,13 @@ export interface BillingConfig {
   /** Subscribers per database transaction. */
   chunkSize: number;
   dunningFor(planId: number): DunningConfig;
+  /**
+   * Late fee per plan, charged by the dunning run (at most once per invoice); null = none.
+   * Default: none (a fee is a commercial decision the operator configures).
+   */
+  lateFeeFor(planId: number): LateFeeRule | null;
+  /** Series prefix of late-fee documents (numbered gaplessly like invoices): FEE-2026. */
+  lateFeeSeriesPrefix: string;
 }
 
 export const defaultRegionOfCity: Readonly<Record<string, string>> = {
@@ -34,17 +43,13 @@ export const defaultBillingConfig: BillingConfig = {
   seriesPrefix: "INV",
   chunkSize: 1000,
   dunningFor: () => defaultDunningConfig,
+  lateFeeFor: () => null,
+  lateFeeSeriesPrefix: "FEE",
 };
 
 /**
- * enforcement_outbox kinds (migration 20261124190000_enforcement_paths). flag_high_risk
- * has no network effect and no outbox kind: it is recorded in dunning_actions only.
+ * enforcement_outbox kinds per dunning enforcement action: the one table in
+ * @isp/billing/account (the web app's payments use it too). flag_high_risk has no outbox
+ * kind: it is recorded in dunning_actions only.
  */
-export const outboxKindOf: Readonly<Record<EnforcementKind, string | null>> = {
-  throttle: "throttle",
-  walled_garden: "walled_garden_on",
-  suspend: "suspend",
-  restore: "restore",
-  terminate: "terminate",
-  flag_high_risk: null,
-};
+export const outboxKindOf: Readonly<Record<EnforcementKind, string | null>> = enforcementOutboxKinds;

@@ -1,7 +1,11 @@
 // Carries out the enforcement outbox (docs/architecture.md): LISTEN `enforcement` for
 // speed, a sweep for what LISTEN missed (collector down, connection dropped) and for rows
-// left `sending` by a crashed worker (their lock expired). Rows are claimed with
-// FOR UPDATE SKIP LOCKED, so several workers never send the same action twice at once.
+// left `sending` by a crashed worker (their lock expired). Rows are claimed in batches with
+// FOR UPDATE SKIP LOCKED, so several workers never send the same action twice at once; the
+// claim statement also reads each row's session, router and plan (one round trip per
+// batch; up to claimConcurrencyMax claims at once), the sends run concurrently (at most
+// inFlightMax), and the answers are recorded in batches (one statement for whatever
+// answers arrived while the writers were busy). docs/enforcement.md.
 import type pg from "pg";
 import { NodeRouterOsAdapter, RestRouterOsAdapter, RouterOsError, type RouterOsAdapter } from "@isp/network/routeros/adapter";
 import { mikrotikRateLimit } from "@isp/network/radius/rate-limit";
@@ -35,6 +39,11 @@ export type DisconnectSender = (req: DisconnectRequest) => Promise<DisconnectAns
 export interface EnforcementWorkerConfig {
   /** Actions being sent at once; also the most rows one claim takes. */
   inFlightMax: number;
+  /** Claim statements running at once; each takes at most inFlightMax / claimConcurrencyMax rows. */
+  claimConcurrencyMax: number;
+  /** Recording statements running at once, and the most answers one of them writes. */
+  recordConcurrencyMax: number;
+  recordBatchMax: number;
   /** How often to look for rows LISTEN did not deliver. */
   sweepIntervalMs: number;
   /** A claimed row is someone else's to retry after this long (crash recovery). */
@@ -52,6 +61,9 @@ export interface EnforcementWorkerConfig {
 
 export const defaultEnforcementConfig: EnforcementWorkerConfig = {
   inFlightMax: 32,
+  claimConcurrencyMax: 2,
+  recordConcurrencyMax: 2,
+  recordBatchMax: 256,
   sweepIntervalMs: 2000,
   lockMs: 30_000,
   backoffBaseMs: 1000,
@@ -124,6 +136,27 @@ interface ClaimedRow {
   acct_session_id: string | null;
   attempts: number;
   max_attempts: number;
+  /** When the action was requested (epoch ms, the database's clock). */
+  requested_ms: number;
+  // What the action needs to be sent, read by the claim statement itself.
+  session_id: string | null;
+  s_acct_session_id: string | null;
+  session_username: string | null;
+  framed_ip: string | null;
+  pppoe_username: string | null;
+  download_kbps: number | null;
+  upload_kbps: number | null;
+  wg_list: string | null;
+  r_id: number | null;
+  r_name: string | null;
+  r_ip: string | null;
+  coa_port: number | null;
+  radius_secret: string | null;
+  api_kind: RouterAccess["apiKind"] | null;
+  api_port: number | null;
+  api_username: string | null;
+  api_password: string | null;
+  rest_url: string | null;
 }
 
 export interface EnforcementCounters {
@@ -138,6 +171,30 @@ export interface EnforcementCounters {
   escalated: number;
 }
 
+/** Where the time goes, for the bench and internals: totals plus the last `statsSamplesMax` samples of each. */
+export interface EnforcementStats {
+  /** Claim statements and the rows they returned; the largest batch. */
+  claims: number;
+  claimRowsMax: number;
+  /** Recording statements and the answers they wrote; the largest batch. */
+  records: number;
+  recordRowsMax: number;
+  samples: {
+    /** Requested (the row's requested_at) to claimed: commit, NOTIFY, waiting for room, the claim statement. */
+    queuedMs: number[];
+    /** One claim statement (claim + session/router/plan read). */
+    claimMs: number[];
+    /** The router's answer: send() as a whole (RADIUS round trip incl. retransmits). */
+    sendMs: number[];
+    /** Answer to recorded: waiting for the batch plus its statement. */
+    recordMs: number[];
+    /** One recording statement. */
+    recordStatementMs: number[];
+  };
+}
+
+const statsSamplesMax = 4096;
+
 export interface EnforcementWorker {
   start(): Promise<void>;
   stop(deadlineMs?: number): Promise<void>;
@@ -147,19 +204,96 @@ export interface EnforcementWorker {
   adapterFor(router: RouterAccess): RouterOsAdapter | null;
   readonly inFlight: number;
   readonly counters: EnforcementCounters;
+  readonly stats: EnforcementStats;
 }
 
+// Claims up to $1 due rows (pending and due, or `sending` with an expired lock) and, in the
+// same statement, reads what sending each needs: the session (the row's own when it names
+// one, else the subscriber's newest active one), the subscriber's plan and the router.
 const CLAIM_SQL = `
-UPDATE enforcement_outbox o
-   SET status = 'sending', locked_until = now() + make_interval(secs => $2::double precision / 1000), attempts = o.attempts + 1
- WHERE o.id IN (
-   SELECT id FROM enforcement_outbox
-    WHERE (status = 'pending' AND next_attempt_at <= now())
-       OR (status = 'sending' AND locked_until < now())
-    ORDER BY next_attempt_at
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED)
-RETURNING o.id::text AS id, o.kind::text AS kind, o.params, o.subscriber_id, o.router_id, o.acct_session_id, o.attempts, o.max_attempts`;
+WITH c AS (
+  UPDATE enforcement_outbox o
+     SET status = 'sending', locked_until = now() + make_interval(secs => $2::double precision / 1000), attempts = o.attempts + 1
+   WHERE o.id IN (
+     SELECT id FROM enforcement_outbox
+      WHERE (status = 'pending' AND next_attempt_at <= now())
+         OR (status = 'sending' AND locked_until < now())
+      ORDER BY next_attempt_at
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED)
+  RETURNING o.id, o.kind, o.params, o.subscriber_id, o.router_id, o.acct_session_id, o.attempts, o.max_attempts, o.requested_at)
+SELECT c.id::text AS id, c.kind::text AS kind, c.params, c.subscriber_id, c.router_id, c.acct_session_id, c.attempts, c.max_attempts,
+       extract(epoch FROM c.requested_at)::float8 * 1000 AS requested_ms,
+       s.id::text AS session_id, s.acct_session_id AS s_acct_session_id, s.username AS session_username, host(s.framed_ip) AS framed_ip,
+       sub.pppoe_username, p.download_kbps, p.upload_kbps, p.walled_garden_address_list AS wg_list,
+       r.id AS r_id, r.name AS r_name, host(r.ip_address) AS r_ip, r.coa_port, r.radius_secret, r.api_kind::text AS api_kind, r.api_port,
+       r.api_username, r.api_password, r.rest_url
+  FROM c
+  LEFT JOIN LATERAL (
+    SELECT rs.id, rs.acct_session_id, rs.username, rs.framed_ip, rs.router_id
+      FROM radius_sessions rs
+     WHERE rs.subscriber_id = c.subscriber_id
+       AND (c.acct_session_id IS NULL OR rs.acct_session_id = c.acct_session_id)
+       AND (c.acct_session_id IS NULL OR c.router_id IS NULL OR rs.router_id = c.router_id)
+       AND (c.acct_session_id IS NOT NULL OR rs.status = 'active')
+     ORDER BY (rs.status = 'active') DESC, rs.started_at DESC
+     LIMIT 1) s ON true
+  LEFT JOIN subscribers sub ON sub.id = c.subscriber_id
+  LEFT JOIN plans p ON p.id = sub.plan_id
+  LEFT JOIN routers r ON r.id = COALESCE(s.router_id, CASE WHEN c.acct_session_id IS NOT NULL THEN c.router_id END)`;
+
+// Records a batch of answers ($1: a JSON array, one object per row) in one statement: each
+// row's result, our stale session on a NAK 503, the audit row with the click-to-answer
+// time, and the escalation row. completed_at (and so total_latency_ms, requested to
+// recorded) is this statement's time, after every answer in the batch arrived.
+const RECORD_SQL = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    id bigint, status text, router_latency_ms int, error_cause int, last_error text, result jsonb, path text,
+    error_code text, escalated boolean, stop_session_id bigint, subscriber_id text, audit jsonb, esc jsonb)),
+u AS (
+  UPDATE enforcement_outbox o
+     SET status = x.status::enforcement_status, completed_at = now(), locked_until = NULL,
+         router_latency_ms = x.router_latency_ms, error_cause = x.error_cause, last_error = x.last_error, result = x.result,
+         path = x.path::enforcement_path, error_code = x.error_code, escalated = x.escalated,
+         total_latency_ms = GREATEST(0, round(extract(epoch FROM (now() - o.requested_at)) * 1000))::int
+    FROM x
+   WHERE o.id = x.id
+  RETURNING o.id, o.total_latency_ms),
+stale AS (
+  UPDATE radius_sessions rs SET status = 'stopped', stopped_at = now(), terminate_cause = COALESCE(rs.terminate_cause, 'Session-Not-Found')
+    FROM x
+   WHERE x.stop_session_id IS NOT NULL AND rs.id = x.stop_session_id AND rs.status = 'active'),
+audit AS (
+  INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
+  SELECT 'collector', 'enforcement.' || x.status, 'subscriber', x.subscriber_id, x.audit || jsonb_build_object('totalLatencyMs', u.total_latency_ms)
+    FROM x JOIN u ON u.id = x.id),
+esc AS (
+  INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
+  SELECT 'collector', 'enforcement.escalated', 'subscriber', x.subscriber_id, x.esc
+    FROM x JOIN u ON u.id = x.id
+   WHERE x.escalated)
+SELECT id::text AS id, total_latency_ms FROM u`;
+
+interface Answer {
+  routerLatencyMs?: number | null;
+  errorCause?: number | null;
+  message: string;
+  result?: object;
+  stopSessionId?: string | null;
+  path?: "coa" | "disconnect" | "api" | "rest" | null;
+  errorCode?: string | null;
+  escalated?: boolean;
+}
+
+interface PendingRecord {
+  row: ClaimedRow;
+  status: EnforcementResultEvent["status"];
+  fields: Answer;
+  at: number;
+  done: (totalLatencyMs: number | null) => void;
+  fail: (err: Error) => void;
+}
 
 export function createEnforcementWorker(deps: {
   pool: pg.Pool;
@@ -169,6 +303,8 @@ export function createEnforcementWorker(deps: {
   log: Logger;
   config?: Partial<EnforcementWorkerConfig>;
   adapterFactory?: AdapterFactory;
+  /** Hook after a row's answer is recorded (the /ppp/secret sync of local-auth routers, secret-sync.ts); must not throw or block. */
+  afterFinish?: (subscriberId: number, kind: EnforcementKind) => void;
 }): EnforcementWorker {
   const cfg = { ...defaultEnforcementConfig, ...deps.config };
   const { pool, log } = deps;
@@ -177,7 +313,8 @@ export function createEnforcementWorker(deps: {
   // One adapter per router, opened on first use; rebuilt when the router's access changes.
   const adapters = new Map<number, { key: string; adapter: RouterOsAdapter }>();
   const adapterFor = (r: RouterAccess): RouterOsAdapter | null => {
-    const key = JSON.stringify(r);
+    // Access fields only: callers pass wider rows (the worker's has coa_port, the reconciler's active).
+    const key = JSON.stringify([r.ip, r.apiKind, r.apiPort, r.apiUsername, r.apiPassword, r.restUrl]);
     const have = adapters.get(r.id);
     if (have?.key === key) return have.adapter;
     if (have) void have.adapter.close().catch(() => undefined);
@@ -187,78 +324,99 @@ export function createEnforcementWorker(deps: {
     return adapter;
   };
   let inFlight = 0;
-  let pumping = false;
+  let claiming = 0;
+  let reserved = 0;
   let again = false;
   let stopped = true;
   let sweep: NodeJS.Timeout | null = null;
   let listener: PgListener | null = null;
   const running = new Set<Promise<void>>();
 
-  const finish = async (
-    row: ClaimedRow,
-    status: EnforcementResultEvent["status"],
-    fields: {
-      routerLatencyMs?: number | null;
-      errorCause?: number | null;
-      message: string;
-      result?: object;
-      stopSessionId?: string | null;
-      path?: "coa" | "disconnect" | "api" | "rest" | null;
-      errorCode?: string | null;
-      escalated?: boolean;
-    },
-  ): Promise<void> => {
+  const stats: EnforcementStats = {
+    claims: 0,
+    claimRowsMax: 0,
+    records: 0,
+    recordRowsMax: 0,
+    samples: { queuedMs: [], claimMs: [], sendMs: [], recordMs: [], recordStatementMs: [] },
+  };
+  const sample = (into: number[], v: number) => {
+    if (into.length >= statsSamplesMax) into.shift();
+    into.push(Math.round(v * 10) / 10);
+  };
+
+  // Answers waiting to be recorded; at most one per in-flight row, so bounded by inFlightMax.
+  let recordQueue: PendingRecord[] = [];
+  let recording = 0;
+
+  const writeRecords = async (batch: PendingRecord[]): Promise<Map<string, number | null>> => {
+    const items = batch.map(({ row, status, fields }) => ({
+      id: row.id,
+      status,
+      router_latency_ms: fields.routerLatencyMs == null ? null : Math.round(fields.routerLatencyMs),
+      error_cause: fields.errorCause ?? null,
+      last_error: status === "acked" ? null : fields.message,
+      result: { status, message: fields.message, path: fields.path ?? null, errorCode: fields.errorCode ?? null, ...fields.result },
+      path: fields.path ?? null,
+      error_code: fields.errorCode ?? null,
+      escalated: fields.escalated ?? false,
+      // NAK 503: the router has no such session, so ours is stale; close it.
+      stop_session_id: fields.stopSessionId ?? null,
+      subscriber_id: String(row.subscriber_id),
+      audit: {
+        actionId: row.id,
+        kind: row.kind,
+        attempts: row.attempts,
+        path: fields.path ?? null,
+        routerLatencyMs: fields.routerLatencyMs ?? null,
+        errorCause: fields.errorCause ?? null,
+        errorCode: fields.errorCode ?? null,
+        message: fields.message,
+      },
+      // The NOC's queue of actions that need a human: audit rows with this action.
+      esc: { actionId: row.id, kind: row.kind, status, message: fields.message, errorCode: fields.errorCode ?? null },
+    }));
+    const r = await pool.query<{ id: string; total_latency_ms: number | null }>(RECORD_SQL, [JSON.stringify(items)]);
+    return new Map(r.rows.map((x) => [x.id, x.total_latency_ms]));
+  };
+
+  // Up to recordConcurrencyMax writers: an answer is written at once when a writer is free,
+  // and whatever arrives while they are busy goes into the next statement (up to
+  // recordBatchMax), so the batch size follows the answer rate without a timer. Batches
+  // touch disjoint outbox rows; a rare deadlock between two on radius_sessions (NAK 503s
+  // for the same sessions in both) aborts one, whose rows the sweep sends again.
+  const drainRecords = async (): Promise<void> => {
+    if (recording >= cfg.recordConcurrencyMax) return;
+    recording++;
+    try {
+      while (recordQueue.length > 0) {
+        const batch = recordQueue.slice(0, cfg.recordBatchMax);
+        recordQueue = recordQueue.slice(batch.length);
+        const t0 = performance.now();
+        try {
+          const latencies = await writeRecords(batch);
+          const t1 = performance.now();
+          stats.records++;
+          stats.recordRowsMax = Math.max(stats.recordRowsMax, batch.length);
+          sample(stats.samples.recordStatementMs, t1 - t0);
+          for (const p of batch) {
+            sample(stats.samples.recordMs, t1 - p.at);
+            p.done(latencies.get(p.row.id) ?? null);
+          }
+        } catch (err) {
+          for (const p of batch) p.fail(err as Error);
+        }
+      }
+    } finally {
+      recording--;
+    }
+  };
+
+  const finish = async (row: ClaimedRow, status: EnforcementResultEvent["status"], fields: Answer): Promise<void> => {
     const escalated = fields.escalated ?? false;
-    // One statement (one round trip, atomic): the row, our stale session on a NAK 503, the
-    // audit row with the click-to-answer time, and the escalation row.
-    const r = await pool.query<{ total_latency_ms: number }>(
-      `WITH u AS (
-         UPDATE enforcement_outbox
-            SET status = $2, completed_at = now(), locked_until = NULL,
-                router_latency_ms = $3, error_cause = $4, last_error = $5, result = $6::jsonb,
-                path = $7::enforcement_path, error_code = $8, escalated = $9,
-                total_latency_ms = GREATEST(0, round(extract(epoch FROM (now() - requested_at)) * 1000))::int
-          WHERE id = $1::bigint
-          RETURNING total_latency_ms),
-       stale AS (
-         UPDATE radius_sessions SET status = 'stopped', stopped_at = now(), terminate_cause = COALESCE(terminate_cause, 'Session-Not-Found')
-          WHERE $10::bigint IS NOT NULL AND id = $10::bigint AND status = 'active'),
-       audit AS (
-         INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
-         SELECT 'collector', $11, 'subscriber', $12, $13::jsonb || jsonb_build_object('totalLatencyMs', u.total_latency_ms) FROM u),
-       esc AS (
-         INSERT INTO audit_log (actor, action, entity_type, entity_id, details)
-         SELECT 'collector', 'enforcement.escalated', 'subscriber', $12, $14::jsonb FROM u WHERE $9)
-       SELECT total_latency_ms FROM u`,
-      [
-        row.id,
-        status,
-        fields.routerLatencyMs ?? null,
-        fields.errorCause ?? null,
-        status === "acked" ? null : fields.message,
-        JSON.stringify({ status, message: fields.message, path: fields.path ?? null, errorCode: fields.errorCode ?? null, ...fields.result }),
-        fields.path ?? null,
-        fields.errorCode ?? null,
-        escalated,
-        // NAK 503: the router has no such session, so ours is stale; close it.
-        fields.stopSessionId ?? null,
-        `enforcement.${status}`,
-        String(row.subscriber_id),
-        JSON.stringify({
-          actionId: row.id,
-          kind: row.kind,
-          attempts: row.attempts,
-          path: fields.path ?? null,
-          routerLatencyMs: fields.routerLatencyMs ?? null,
-          errorCause: fields.errorCause ?? null,
-          errorCode: fields.errorCode ?? null,
-          message: fields.message,
-        }),
-        // The NOC's queue of actions that need a human: audit rows with this action.
-        JSON.stringify({ actionId: row.id, kind: row.kind, status, message: fields.message, errorCode: fields.errorCode ?? null }),
-      ],
-    );
-    const totalLatencyMs = r.rows[0]?.total_latency_ms ?? null;
+    const totalLatencyMs = await new Promise<number | null>((done, fail) => {
+      recordQueue.push({ row, status, fields, at: performance.now(), done, fail });
+      void drainRecords();
+    });
     counters[status === "acked" ? "acked" : status === "nak" ? "nak" : status === "timeout" ? "timeouts" : "failed"]++;
     if (escalated) counters.escalated++;
     deps.emit({
@@ -274,6 +432,7 @@ export function createEnforcementWorker(deps: {
       errorCode: fields.errorCode ?? null,
       escalated,
     });
+    deps.afterFinish?.(row.subscriber_id, row.kind);
     log.info(`enforcement ${row.id} ${status}`, { subscriberId: row.subscriber_id, totalLatencyMs, errorCause: fields.errorCause ?? null });
   };
 
@@ -295,60 +454,26 @@ export function createEnforcementWorker(deps: {
   const handle = async (row: ClaimedRow): Promise<void> => {
     if (row.attempts > row.max_attempts) return finish(row, "timeout", { message: "attempts exhausted", escalated: true });
 
-    // Session, router and plan in one round trip (the click-to-ACK path).
-    const q = await pool.query<
-      {
-        session_id: string | null;
-        acct_session_id: string | null;
-        session_username: string | null;
-        framed_ip: string | null;
-        pppoe_username: string | null;
-        download_kbps: number | null;
-        upload_kbps: number | null;
-        wg_list: string | null;
-        coa_port: number | null;
-        radius_secret: string | null;
-      } & { [K in keyof RouterAccess]: RouterAccess[K] | null }
-    >(
-      `WITH s AS (
-         SELECT id::text, acct_session_id, username, host(framed_ip) AS framed_ip, router_id
-           FROM radius_sessions
-          WHERE subscriber_id = $1
-            AND ($2::text IS NULL OR acct_session_id = $2)
-            AND ($3::int IS NULL OR router_id = $3)
-            AND ($2::text IS NOT NULL OR status = 'active')
-          ORDER BY (status = 'active') DESC, started_at DESC
-          LIMIT 1)
-       SELECT s.id AS session_id, s.acct_session_id, s.username AS session_username, s.framed_ip,
-              sub.pppoe_username, p.download_kbps, p.upload_kbps, p.walled_garden_address_list AS wg_list,
-              r.id, r.name, host(r.ip_address) AS ip, r.coa_port, r.radius_secret, r.api_kind::text AS "apiKind", r.api_port AS "apiPort",
-              r.api_username AS "apiUsername", r.api_password AS "apiPassword", r.rest_url AS "restUrl"
-         FROM (SELECT 1) one
-         LEFT JOIN s ON true
-         LEFT JOIN subscribers sub ON sub.id = $1
-         LEFT JOIN plans p ON p.id = sub.plan_id
-         LEFT JOIN routers r ON r.id = COALESCE(s.router_id, $3::int)`,
-      [row.subscriber_id, row.acct_session_id, row.acct_session_id ? row.router_id : null],
-    );
-    const x = q.rows[0];
-    const session = x?.session_id ? { id: x.session_id, acct_session_id: x.acct_session_id, username: x.session_username, framed_ip: x.framed_ip } : null;
+    // Session, router and plan came with the claim (the click-to-ACK path).
+    const x = row;
+    const session = x.session_id ? { id: x.session_id, acct_session_id: x.s_acct_session_id, username: x.session_username, framed_ip: x.framed_ip } : null;
     if (!session && !(row.acct_session_id && row.router_id)) {
       if (needsSession.has(row.kind)) return finish(row, "failed", { message: "no active session" });
       // Offline: the new state (status, plan) is what auth answers at the next login.
       return finish(row, "acked", { message: "Subscriber offline; applies at next login" });
     }
-    if (!x || x.id === null || x.name === null || x.ip === null || x.coa_port === null || x.radius_secret === null) {
+    if (x.r_id === null || x.r_name === null || x.r_ip === null || x.coa_port === null || x.radius_secret === null) {
       return finish(row, "failed", { message: "router not found" });
     }
     const router: RouterAccess & { coa_port: number; radius_secret: string } = {
-      id: x.id,
-      name: x.name,
-      ip: x.ip,
-      apiKind: x.apiKind ?? "none",
-      apiPort: x.apiPort,
-      apiUsername: x.apiUsername,
-      apiPassword: x.apiPassword,
-      restUrl: x.restUrl,
+      id: x.r_id,
+      name: x.r_name,
+      ip: x.r_ip,
+      apiKind: x.api_kind ?? "none",
+      apiPort: x.api_port,
+      apiUsername: x.api_username,
+      apiPassword: x.api_password,
+      restUrl: x.rest_url,
       coa_port: x.coa_port,
       radius_secret: x.radius_secret,
     };
@@ -366,6 +491,7 @@ export function createEnforcementWorker(deps: {
     const attributes: [string, string][] = [];
     if (row.kind === "change_plan" || row.kind === "throttle") attributes.push(["Mikrotik-Rate-Limit", mikrotikRateLimit(rate)]);
     if (row.kind === "walled_garden_on") attributes.push(["Mikrotik-Address-List", wgList]);
+    const tSend = performance.now();
     const answer = await deps.send({
       host: router.ip,
       port: router.coa_port,
@@ -377,6 +503,7 @@ export function createEnforcementWorker(deps: {
       code: isDisconnect ? "disconnect" : "coa",
       ...(attributes.length ? { attributes } : {}),
     });
+    sample(stats.samples.sendMs, performance.now() - tSend);
     const radiusPath = isDisconnect ? "disconnect" : "coa";
     const result = { routerId: router.id, routerName: router.name, acctSessionId: session?.acct_session_id ?? row.acct_session_id, attempts: row.attempts };
     if (answer.outcome === "ack") {
@@ -469,42 +596,58 @@ export function createEnforcementWorker(deps: {
     }
   };
 
+  // Up to claimConcurrencyMax claim statements at once (SKIP LOCKED keeps their rows
+  // disjoint), so a NOTIFY arriving while a claim runs does not wait for it. Each claim
+  // takes at most its share of inFlightMax and reserves that room until its rows are counted.
+  const claimRowsMax = Math.max(1, Math.floor(cfg.inFlightMax / Math.max(1, cfg.claimConcurrencyMax)));
   const pump = async (): Promise<void> => {
-    if (pumping) {
+    if (stopped) return;
+    if (claiming >= cfg.claimConcurrencyMax) {
       again = true;
       return;
     }
-    pumping = true;
+    const room = Math.min(claimRowsMax, cfg.inFlightMax - inFlight - reserved);
+    if (room <= 0) return; // a row finishing pumps again
+    claiming++;
+    reserved += room;
+    again = false;
+    let got = 0;
     try {
-      do {
-        again = false;
-        const room = cfg.inFlightMax - inFlight;
-        if (stopped || room <= 0) break;
-        const claimed = await pool.query<ClaimedRow>(CLAIM_SQL, [room, cfg.lockMs]);
-        counters.claimed += claimed.rows.length;
-        for (const row of claimed.rows) {
-          inFlight++;
-          const p = handle(row)
-            .catch((err: Error) => {
-              // The row stays `sending`; its lock expiring hands it to the sweep again.
-              counters.errors++;
-              log.error(`enforcement ${row.id} failed to process`, { error: err.message });
-            })
-            .finally(() => {
-              inFlight--;
-              running.delete(p);
-              void pump();
-            });
-          running.add(p);
-        }
-        if (claimed.rows.length === room) again = true; // there may be more waiting
-      } while (again && !stopped);
+      const t0 = performance.now();
+      const claimed = await pool.query<ClaimedRow>(CLAIM_SQL, [room, cfg.lockMs]);
+      sample(stats.samples.claimMs, performance.now() - t0);
+      got = claimed.rows.length;
+      counters.claimed += got;
+      if (got > 0) {
+        stats.claims++;
+        stats.claimRowsMax = Math.max(stats.claimRowsMax, got);
+        const now = Date.now();
+        for (const row of claimed.rows) sample(stats.samples.queuedMs, now - row.requested_ms);
+      }
+      for (const row of claimed.rows) {
+        inFlight++;
+        const p = handle(row)
+          .catch((err: Error) => {
+            // The row stays `sending`; its lock expiring hands it to the sweep again.
+            counters.errors++;
+            log.error(`enforcement ${row.id} failed to process`, { error: err.message });
+          })
+          .finally(() => {
+            inFlight--;
+            running.delete(p);
+            void pump();
+          });
+        running.add(p);
+      }
     } catch (err) {
       counters.errors++;
       log.warn("enforcement claim failed", { error: (err as Error).message });
     } finally {
-      pumping = false;
+      claiming--;
+      reserved -= room;
     }
+    // A full claim: there may be more waiting; a NOTIFY during the claim: look again.
+    if (!stopped && (again || got === room)) void pump();
   };
 
   return {
@@ -541,6 +684,7 @@ export function createEnforcementWorker(deps: {
       return inFlight;
     },
     counters,
+    stats,
   };
 }
 

@@ -45,8 +45,10 @@ export interface NatIngestConfig {
 export const defaultNatIngestConfig: NatIngestConfig = {
   batchLinesMax: 5_000,
   flushIntervalMs: 250,
-  queueLinesMax: 100_000,
-  queueBytesMax: 64 * 1024 * 1024,
+  // 6 s of 50,000 lines/s: rides out a slow database or a starved main thread on a busy
+  // host (100,000 = 2 s was not enough in the bench on a shared 2-core machine).
+  queueLinesMax: 300_000,
+  queueBytesMax: 128 * 1024 * 1024,
   retryMs: 1_000,
   logEveryMs: 60_000,
   lineCharsMax: 8192,
@@ -58,7 +60,7 @@ export const defaultNatIngestConfig: NatIngestConfig = {
   negativeCacheMax: 50_000,
 };
 
-export type NatDropReason = "udp_queue_full" | "stopped" | "store_rejected";
+export type NatDropReason = "udp_queue_full" | "udp_handoff_full" | "stopped" | "store_rejected";
 
 /** Errors about the data (RangeError from the row check, SQLSTATE classes 22 and 23), not the database's availability. */
 export function isDataError(err: unknown): boolean {
@@ -86,14 +88,19 @@ export interface NatIngestCounters {
   writeFailures: number;
   /** Times the database was found unavailable (each outage counts once). */
   outages: number;
+  /** Most lines held in memory at once (queue + batches being written or waiting): how close the queue came to its bound. */
+  queuedLinesPeak: number;
 }
 
 export interface NatIngest {
   /**
    * Hands over one line. UDP: false when it was dropped (queue full, counted). TCP: the
    * line is always taken (the sender must not lose it); false means "pause reading".
+   * receivedAt: a Date or ms since the epoch (the UDP thread sends numbers).
    */
-  offer(raw: string, sourceIp: string, receivedAt: Date, transport: "udp" | "tcp"): boolean;
+  offer(raw: string, sourceIp: string, receivedAt: Date | number, transport: "udp" | "tcp"): boolean;
+  /** Lines the listener received but had to drop before offering them (counted as received and dropped). */
+  countDropped(count: number, reason: NatDropReason): void;
   /** A line the listener could not frame: goes straight to quarantine with this reason. */
   reject(raw: string, sourceIp: string, receivedAt: Date, reason: string): void;
   /** Called (each time) when a full queue has room again, to resume paused TCP senders. */
@@ -160,6 +167,7 @@ export function createNatIngest(deps: NatIngestDeps): NatIngest {
     flushes: 0,
     writeFailures: 0,
     outages: 0,
+    queuedLinesPeak: 0,
   };
   const queue: Item[] = [];
   let head = 0; // queue[head..] are waiting; compacted as it drains
@@ -200,6 +208,8 @@ export function createNatIngest(deps: NatIngestDeps): NatIngest {
   const push = (item: Item) => {
     queue.push(item);
     queuedBytes += item.raw.length;
+    const inMemory = linesInMemory();
+    if (inMemory > counters.queuedLinesPeak) counters.queuedLinesPeak = inMemory;
     if (waiting() >= cfg.batchLinesMax) void kick();
     else schedule(cfg.flushIntervalMs);
   };
@@ -531,7 +541,7 @@ export function createNatIngest(deps: NatIngestDeps): NatIngest {
     const c = counters;
     log.info(
       `NAT ingest: received ${c.received}, stored ${c.stored}, quarantined ${c.quarantined}, skipped ${c.skipped}, dropped ${c.dropped}, ` +
-        `spooled ${c.spooled}, replayed ${c.replayed}; queued ${linesInMemory()}, spool ${spool?.pendingBatches ?? 0} batches`,
+        `spooled ${c.spooled}, replayed ${c.replayed}; queued ${linesInMemory()} (peak ${c.queuedLinesPeak}), spool ${spool?.pendingBatches ?? 0} batches`,
       { droppedByReason: c.droppedByReason, quarantinedByReason: c.quarantinedByReason },
     );
   };
@@ -549,8 +559,14 @@ export function createNatIngest(deps: NatIngestDeps): NatIngest {
         bump(counters.droppedByReason, "udp_queue_full");
         return false;
       }
-      push({ raw, sourceIp, receivedAtMs: receivedAt.getTime(), error: null });
+      push({ raw, sourceIp, receivedAtMs: typeof receivedAt === "number" ? receivedAt : receivedAt.getTime(), error: null });
       return transport === "udp" || hasRoom();
+    },
+    countDropped(count, reason) {
+      if (count <= 0) return;
+      counters.received += count;
+      counters.dropped += count;
+      bump(counters.droppedByReason, reason, count);
     },
     reject(raw, sourceIp, receivedAt, reason) {
       counters.received++;

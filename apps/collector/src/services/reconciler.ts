@@ -8,6 +8,7 @@ import type { RouterOsAdapter } from "@isp/network/routeros/adapter";
 import type { Logger } from "../log";
 import type { RouterAccess } from "./enforcement-worker";
 import type { EnforcementResultEvent } from "./live-hub";
+import type { SecretRepair, SecretSync } from "./secret-sync";
 
 export interface ReconcilerConfig {
   /** How often each router is compared. Default 60 s (RECONCILE_INTERVAL_S). */
@@ -29,7 +30,18 @@ export const defaultReconcilerConfig: ReconcilerConfig = {
   repairsPerRunMax: 500,
 };
 
-export type RepairKind = "disconnect" | "disconnect_queued" | "zombie_closed" | "address_list_removed";
+export type RepairKind = "disconnect" | "disconnect_queued" | "zombie_closed" | "address_list_removed" | "queue_rate" | SecretRepair;
+
+const noRepairs = (): Record<RepairKind, number> => ({
+  disconnect: 0,
+  disconnect_queued: 0,
+  zombie_closed: 0,
+  address_list_removed: 0,
+  queue_rate: 0,
+  secret_added: 0,
+  secret_updated: 0,
+  secret_removed: 0,
+});
 
 export interface RouterHealth {
   routerId: number;
@@ -60,19 +72,40 @@ export interface Reconciler {
   readonly counters: Record<RepairKind, number> & { runs: number; errors: number };
 }
 
-type RouterRow = RouterAccess & { active: boolean };
+type RouterRow = RouterAccess & { active: boolean; authMode: "radius" | "local" };
+
+/** The adapter key fields only, so the reconciler and secret sync share the worker's adapter. */
+const accessOf = (r: RouterRow): RouterAccess => ({
+  id: r.id,
+  name: r.name,
+  ip: r.ip,
+  apiKind: r.apiKind,
+  apiPort: r.apiPort,
+  apiUsername: r.apiUsername,
+  apiPassword: r.apiPassword,
+  restUrl: r.restUrl,
+});
+
+interface Rate {
+  downloadKbps: number;
+  uploadKbps: number;
+}
 
 export function createReconciler(deps: {
   pool: pg.Pool;
   adapterFor: (router: RouterAccess) => RouterOsAdapter | null;
   routerLastSeen: (routerId: number) => Date | undefined;
   emit?: (event: EnforcementResultEvent) => void;
+  /** /ppp/secret comparison for routers with auth_mode local (secret-sync.ts); absent: not compared. */
+  secrets?: SecretSync | null;
+  /** Month-to-date bytes (the FUP usage cache); absent: FUP never applies to the queue comparison. */
+  monthBytes?: (subscriberId: number) => bigint;
   log: Logger;
   config?: Partial<ReconcilerConfig>;
 }): Reconciler {
   const cfg = { ...defaultReconcilerConfig, ...deps.config };
   const { pool, log } = deps;
-  const counters = { disconnect: 0, disconnect_queued: 0, zombie_closed: 0, address_list_removed: 0, runs: 0, errors: 0 };
+  const counters = { ...noRepairs(), runs: 0, errors: 0 };
   const health = new Map<number, RouterHealth>();
   const running = new Map<number, Promise<ReconcileResult>>();
   // Sessions missing from the router on the last run: closed only when missing twice, so
@@ -90,9 +123,10 @@ export function createReconciler(deps: {
   const recordDone = async (
     router: RouterRow,
     subscriberId: number,
-    kind: "kick" | "restore",
+    kind: "kick" | "restore" | "change_plan" | "throttle",
     repair: RepairKind,
     outcome: { ok: boolean; latencyMs: number; message: string; errorCode?: string },
+    params: object | null = null,
   ): Promise<void> => {
     const client = await pool.connect();
     let actionId: string;
@@ -100,8 +134,8 @@ export function createReconciler(deps: {
       await client.query("BEGIN");
       const r = await client.query<{ id: string }>(
         `INSERT INTO enforcement_outbox (kind, status, subscriber_id, router_id, reason, attempts, completed_at, router_latency_ms, total_latency_ms,
-                                         path, error_code, escalated, last_error, result)
-         VALUES ($1::enforcement_kind, $2::enforcement_status, $3, $4, $5, 1, now(), $6, $6, $7::enforcement_path, $8, $9, $10, $11::jsonb)
+                                         path, error_code, escalated, last_error, result, params)
+         VALUES ($1::enforcement_kind, $2::enforcement_status, $3, $4, $5, 1, now(), $6, $6, $7::enforcement_path, $8, $9, $10, $11::jsonb, $12::jsonb)
          RETURNING id::text`,
         [
           kind,
@@ -115,6 +149,7 @@ export function createReconciler(deps: {
           !outcome.ok,
           outcome.ok ? null : outcome.message,
           JSON.stringify({ actor: "reconciler", repair, message: outcome.message }),
+          params === null ? null : JSON.stringify(params),
         ],
       );
       actionId = r.rows[0]?.id ?? "";
@@ -143,13 +178,114 @@ export function createReconciler(deps: {
 
   const mustBeOffline = `(sub.status = 'terminated' OR (sub.status = 'suspended' AND COALESCE(p.suspended_policy::text, $2) = 'reject'))`;
 
+  /**
+   * Billing's rate for each online, active subscriber, against the router's simple queue
+   * for them: the static queue named after the user (what setQueueRate manages), else the
+   * dynamic `<pppoe-user>` queue RouterOS made from the RADIUS rate. Subscribers without either
+   * are not compared (that router does not shape them with simple queues). The rate billing
+   * says is, in order: the latest throttle/change_plan acked during this session (a
+   * support agent's throttle holds until the next login), the FUP rate when the month's
+   * usage is past the plan's quota, else the plan's rate. Subscribers with an action still
+   * pending or being sent are left to the worker.
+   */
+  const reconcileQueues = async (
+    router: RouterRow,
+    adapter: RouterOsAdapter,
+    active: Awaited<ReturnType<RouterOsAdapter["listActiveSessions"]>>,
+    repairs: Record<RepairKind, number>,
+    count: (k: RepairKind) => void,
+  ): Promise<void> => {
+    if (active.length === 0) return;
+    const queues = await adapter.listQueues();
+    const statics = new Map(queues.filter((q) => !q.dynamic).map((q) => [q.name, q]));
+    const dynamics = new Map(queues.filter((q) => q.dynamic).map((q) => [q.name, q]));
+    const dynamicByTarget = new Map(queues.filter((q) => q.dynamic).map((q) => [q.target.replace(/\/32$/, ""), q]));
+    // The static queue named after the user wins (setQueueRate's); else RouterOS's dynamic
+    // <pppoe-user> queue, found by name or by the session's address.
+    const queueOf = new Map<string, (typeof queues)[number]>();
+    for (const s of active) {
+      const q = statics.get(s.name) ?? dynamics.get(`<pppoe-${s.name}>`) ?? (s.address ? dynamicByTarget.get(s.address) : undefined);
+      if (q) queueOf.set(s.name, q);
+    }
+    const names = [...queueOf.keys()];
+    if (names.length === 0) return;
+    const q = await pool.query<{
+      id: number;
+      username: string;
+      download_kbps: number;
+      upload_kbps: number;
+      fup_quota_bytes: string | null;
+      fup_download_kbps: number | null;
+      fup_upload_kbps: number | null;
+      override_kind: string | null;
+      override_params: { downloadKbps?: number; uploadKbps?: number } | null;
+    }>(
+      `SELECT sub.id, sub.pppoe_username AS username, p.download_kbps, p.upload_kbps,
+              p.fup_quota_bytes::text AS fup_quota_bytes, p.fup_download_kbps, p.fup_upload_kbps,
+              o.kind AS override_kind, o.params AS override_params
+         FROM subscribers sub JOIN plans p ON p.id = sub.plan_id
+         LEFT JOIN LATERAL (
+           SELECT s.started_at FROM radius_sessions s
+            WHERE s.subscriber_id = sub.id AND s.router_id = $2 AND s.status = 'active'
+            ORDER BY s.started_at DESC LIMIT 1) s ON true
+         LEFT JOIN LATERAL (
+           SELECT o.kind::text AS kind, o.params FROM enforcement_outbox o
+            WHERE o.subscriber_id = sub.id AND o.kind IN ('throttle', 'change_plan') AND o.status = 'acked'
+              AND s.started_at IS NOT NULL AND o.completed_at >= s.started_at
+              AND (o.reason IS NULL OR o.reason NOT LIKE 'reconciler:%')
+            ORDER BY o.id DESC LIMIT 1) o ON true
+        WHERE sub.pppoe_username = ANY($1::text[]) AND sub.status = 'active'
+          AND NOT EXISTS (SELECT 1 FROM enforcement_outbox x WHERE x.subscriber_id = sub.id AND x.status IN ('pending', 'sending'))
+        ORDER BY sub.id`,
+      [names, router.id],
+    );
+    for (const s of q.rows) {
+      if (repairs.queue_rate >= cfg.repairsPerRunMax) break;
+      const queue = queueOf.get(s.username);
+      if (!queue?.rate) continue;
+      let want: Rate = { downloadKbps: s.download_kbps, uploadKbps: s.upload_kbps };
+      let source = "plan";
+      const o = s.override_params;
+      if (s.override_kind && o && typeof o.downloadKbps === "number" && typeof o.uploadKbps === "number") {
+        want = { downloadKbps: o.downloadKbps, uploadKbps: o.uploadKbps };
+        source = s.override_kind;
+      } else if (s.fup_quota_bytes !== null && deps.monthBytes && deps.monthBytes(s.id) >= BigInt(s.fup_quota_bytes)) {
+        want = { downloadKbps: s.fup_download_kbps ?? s.download_kbps, uploadKbps: s.fup_upload_kbps ?? s.upload_kbps };
+        source = "fup";
+      }
+      if (queue.rate.downloadKbps === want.downloadKbps && queue.rate.uploadKbps === want.uploadKbps) continue;
+      const kind = source === "plan" || source === "change_plan" ? "change_plan" : "throttle";
+      const was = `${queue.rate.downloadKbps}/${queue.rate.uploadKbps}`;
+      const t0 = performance.now();
+      try {
+        await adapter.setQueueRate(s.username, want, { comment: `sub ${s.id}` });
+        await recordDone(
+          router,
+          s.id,
+          kind,
+          "queue_rate",
+          {
+            ok: true,
+            latencyMs: Math.round(performance.now() - t0),
+            message: `Reconciler: ${s.username}'s queue on ${router.name} was ${was} kbps; set to ${want.downloadKbps}/${want.uploadKbps} kbps (${source})`,
+          },
+          { ...want, source, was: queue.rate, queue: queue.name },
+        );
+        count("queue_rate");
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        await recordDone(router, s.id, kind, "queue_rate", { ok: false, latencyMs: Math.round(performance.now() - t0), message: e.message, errorCode: e.code ?? "trap" }, { ...want, source });
+      }
+    }
+  };
+
   const reconcileRouter = async (router: RouterRow): Promise<ReconcileResult> => {
-    const repairs: Record<RepairKind, number> = { disconnect: 0, disconnect_queued: 0, zombie_closed: 0, address_list_removed: 0 };
+    const repairs = noRepairs();
     const count = (k: RepairKind) => {
       repairs[k]++;
       counters[k]++;
     };
-    const adapter = router.apiKind === "none" ? null : deps.adapterFor(router);
+    const adapter = router.apiKind === "none" ? null : deps.adapterFor(accessOf(router));
     let apiOk: boolean | null = null;
     let apiError: string | null = null;
 
@@ -257,6 +393,29 @@ export function createReconciler(deps: {
           apiOk = false;
           apiError = (err as Error).message;
         }
+
+        // 4. Queue rates: each online active subscriber's simple queue against billing's rate.
+        if (apiOk) {
+          try {
+            await reconcileQueues(router, adapter, active, repairs, count);
+          } catch (err) {
+            counters.errors++;
+            log.warn(`reconcile ${router.name}: queue comparison failed`, { error: (err as Error).message });
+          }
+        }
+      }
+
+      // 5. /ppp/secret for routers that authenticate locally.
+      if (apiOk && router.authMode === "local" && deps.secrets) {
+        try {
+          const r = await deps.secrets.reconcileRouter(accessOf(router), adapter);
+          for (const k of ["secret_added", "secret_updated", "secret_removed"] as const) {
+            for (let i = 0; i < r[k]; i++) count(k);
+          }
+        } catch (err) {
+          counters.errors++;
+          log.warn(`reconcile ${router.name}: /ppp/secret comparison failed`, { error: (err as Error).message });
+        }
       }
     }
 
@@ -309,7 +468,7 @@ export function createReconciler(deps: {
   const runOnce = async (routerId?: number): Promise<ReconcileResult[]> => {
     counters.runs++;
     const r = await pool.query<RouterRow>(
-      `SELECT id, name, host(ip_address) AS ip, active, api_kind::text AS "apiKind", api_port AS "apiPort",
+      `SELECT id, name, host(ip_address) AS ip, active, auth_mode::text AS "authMode", api_kind::text AS "apiKind", api_port AS "apiPort",
               api_username AS "apiUsername", api_password AS "apiPassword", rest_url AS "restUrl"
          FROM routers WHERE active AND ($1::int IS NULL OR id = $1) ORDER BY id`,
       [routerId ?? null],
@@ -323,7 +482,7 @@ export function createReconciler(deps: {
           .catch((err: Error) => {
             counters.errors++;
             log.warn(`reconcile ${router.name} failed`, { error: err.message });
-            return { routerId: router.id, repairs: { disconnect: 0, disconnect_queued: 0, zombie_closed: 0, address_list_removed: 0 }, apiOk: null };
+            return { routerId: router.id, repairs: noRepairs(), apiOk: null };
           })
           .finally(() => running.delete(router.id));
         running.set(router.id, p);

@@ -93,8 +93,11 @@ describe("syslog listener", () => {
     expect(new Set(db.rows.map((r) => r.privatePort)).size).toBe(total);
   });
 
-  it("UDP: beyond the queue bound datagrams are dropped and counted, never lost silently", async () => {
-    const { db, ingest, listener } = await setup({ queueLinesMax: 100, batchLinesMax: 50 });
+  it.each([
+    ["a worker thread", true],
+    ["the main thread", false],
+  ])("UDP on %s: beyond the queue bound datagrams are dropped and counted, never lost silently", async (_, udpWorker) => {
+    const { db, ingest, listener } = await setup({ queueLinesMax: 100, batchLinesMax: 50 }, { udpWorker });
     db.up = false;
     const sock = createSocket("udp4");
     cleanup.push(async () => void sock.close());

@@ -124,4 +124,41 @@ describe("ts-writer", () => {
     expect(maxActive).toBe(1);
     expect(order).toEqual([10, 20, 30, 40]);
   });
+
+  it("group commit: an idle writer does not wait for the timer; what arrives during a write is the next batch, one batch at a time", async () => {
+    let active = 0;
+    let maxActive = 0;
+    const sizes: number[] = [];
+    let release: (() => void) | null = null;
+    const w = createBatchWriter<number>(
+      async (items) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        sizes.push(items.length);
+        if (sizes.length === 1) await new Promise<void>((r) => (release = r));
+        active--;
+      },
+      () => 1,
+      { groupCommit: true, flushIntervalMs: 60_000, batchRowsMax: 4, queueRowsMax: 100 },
+    );
+    const started = Date.now();
+    const first = [w.enqueue(1), w.enqueue(2)];
+    // Next turn of the event loop: the first batch (both records) is being written.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(sizes).toEqual([2]);
+    // Arriving while it is written: they wait for it, then go together (up to batchRowsMax).
+    const later = [3, 4, 5, 6, 7].map((n) => w.enqueue(n));
+    let laterDone = false;
+    void Promise.all(later).then(() => (laterDone = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sizes).toEqual([2]);
+    expect(laterDone).toBe(false);
+    release!();
+    await Promise.all([...first, ...later]);
+    expect(sizes).toEqual([2, 4, 1]);
+    expect(maxActive).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await w.stop();
+  });
 });

@@ -24,6 +24,13 @@ export function canDisconnect(role: OperatorRole): boolean {
   return supportRoles.includes(role);
 }
 
+// Escalated enforcement actions (the NOC queue): list, retry, acknowledge.
+export const escalationRoles: readonly OperatorRole[] = ["noc", "admin", "support"];
+
+export function canHandleEscalations(role: OperatorRole): boolean {
+  return escalationRoles.includes(role);
+}
+
 export function canSeeNoc(role: OperatorRole): boolean {
   return nocRoles.includes(role);
 }
@@ -36,4 +43,23 @@ export function canLookUpNat(role: OperatorRole): boolean {
 export function homeFor(role: OperatorRole): "/noc" | "/subscribers" | "/compliance" {
   if (role === "noc") return "/noc";
   return role === "compliance" ? "/compliance" : "/subscribers";
+}
+
+// Payments (docs/billing-runs.md "Recording payments"). Cash: a support agent, or a dealer's
+// recovery officer for the dealer's own subscribers; bank transfers and reversals: staff
+// who reconcile the bank (admin, manager).
+export const cashPaymentRoles: readonly OperatorRole[] = ["support", "admin", "dealer"];
+export const bankPaymentRoles: readonly OperatorRole[] = ["admin", "manager"];
+export const paymentReversalRoles: readonly OperatorRole[] = ["admin", "manager"];
+
+export function canRecordCash(role: OperatorRole): boolean {
+  return cashPaymentRoles.includes(role);
+}
+
+export function canRecordBank(role: OperatorRole): boolean {
+  return bankPaymentRoles.includes(role);
+}
+
+export function canReversePayment(role: OperatorRole): boolean {
+  return paymentReversalRoles.includes(role);
 }

@@ -1,8 +1,9 @@
 import "server-only";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { Queryable } from "@isp/db/timeseries";
+import type pg from "pg";
 import type { OperatorRole } from "../lib/roles";
-import { complianceRoles, managerRoles, nocRoles, supportRoles } from "../lib/roles";
+import { complianceRoles, escalationRoles, managerRoles, nocRoles, supportRoles } from "../lib/roles";
 import type { SessionOperator } from "../types/next-auth";
 import { currentOperator } from "./auth";
 import { db } from "./db";
@@ -14,6 +15,8 @@ export interface Context {
   db: typeof db;
   /** Raw SQL for the time-series tables; the server's bounded pool unless a test passes its own. */
   pg?: () => Queryable;
+  /** Transactions over raw SQL (payments); the server's pool unless a test passes its own. */
+  pool?: () => pg.Pool;
 }
 
 export async function createContext(): Promise<Context> {
@@ -50,6 +53,7 @@ function roleProcedure(roles: readonly OperatorRole[]) {
 export const nocProcedure = roleProcedure(nocRoles);
 export const supportProcedure = roleProcedure(supportRoles);
 export const managerProcedure = roleProcedure(managerRoles);
+export const escalationProcedure = roleProcedure(escalationRoles);
 export const complianceProcedure = roleProcedure(complianceRoles).use(({ ctx, next }) =>
   next({ ctx: { pg: (ctx.pg ?? pgPool)() } }),
 );

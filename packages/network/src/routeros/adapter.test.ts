@@ -59,10 +59,33 @@ function contract(name: string, make: () => Promise<{ adapter: RouterOsAdapter; 
 
     it("syncs a secret: create, no-op, change", async () => {
       const spec = { password: "p1", profile: "10M", disabled: false };
-      expect(await adapter.syncSecret("carol", spec)).toEqual({ created: true, changed: true });
-      expect(await adapter.syncSecret("carol", spec)).toEqual({ created: false, changed: false });
-      expect(await adapter.syncSecret("carol", { ...spec, disabled: true, profile: "suspended" })).toEqual({ created: false, changed: true });
+      expect(await adapter.syncSecret("carol", spec)).toEqual({ created: true, changed: true, fields: [] });
+      expect(await adapter.syncSecret("carol", spec)).toEqual({ created: false, changed: false, fields: [] });
+      expect(await adapter.syncSecret("carol", { ...spec, disabled: true, profile: "suspended" })).toEqual({ created: false, changed: true, fields: ["profile", "disabled"] });
       expect(state.print("/ppp/secret")).toEqual([expect.objectContaining({ name: "carol", password: "p1", profile: "suspended", disabled: "true", service: "pppoe" })]);
+      expect(await adapter.removeSecret("carol")).toEqual({ removed: 1 });
+    });
+
+    it("secrets: a static address is set and later unset, comments mark ours, list and remove are idempotent", async () => {
+      const spec = { password: "s3cr=t!", profile: "plan-20m", disabled: false, remoteAddress: "100.64.9.9/32", comment: "isp sub 7" };
+      expect(await adapter.syncSecret("dan", spec)).toEqual({ created: true, changed: true, fields: [] });
+      expect(state.print("/ppp/secret").find((r) => r.name === "dan")).toMatchObject({ "remote-address": "100.64.9.9", password: "s3cr=t!", comment: "isp sub 7" });
+      expect(await adapter.syncSecret("dan", spec)).toMatchObject({ changed: false });
+      // A secret someone edited on the router: the password is put back.
+      state.set("/ppp/secret", "dan", { password: "changed-by-hand" });
+      expect(await adapter.syncSecret("dan", spec)).toEqual({ created: false, changed: true, fields: ["password"] });
+      // No static address any more: unset, not set to "".
+      expect(await adapter.syncSecret("dan", { ...spec, remoteAddress: null })).toEqual({ created: false, changed: true, fields: ["remote-address"] });
+      expect(state.print("/ppp/secret").find((r) => r.name === "dan")).not.toHaveProperty("remote-address");
+      expect(await adapter.syncSecret("dan", { ...spec, remoteAddress: null })).toMatchObject({ changed: false });
+      state.add("/ppp/secret", { name: "staff-laptop", password: "x", comment: "" });
+      const listed = await adapter.listSecrets();
+      expect(listed.map((s) => s.name).sort()).toEqual(["dan", "staff-laptop"]);
+      expect(listed.find((s) => s.name === "dan")).toMatchObject({ password: "s3cr=t!", profile: "plan-20m", disabled: false, service: "pppoe", remoteAddress: undefined, comment: "isp sub 7" });
+      expect(await adapter.removeSecret("dan")).toEqual({ removed: 1 });
+      expect(await adapter.removeSecret("dan")).toEqual({ removed: 0 });
+      expect(await adapter.removeSecret("staff-laptop")).toEqual({ removed: 1 });
+      expect(await adapter.listSecrets()).toEqual([]);
     });
 
     it("lists and removes active sessions by name or id; removing a gone one is not an error", async () => {
@@ -190,7 +213,7 @@ describe("NodeRouterOsAdapter under failure", () => {
     const proxy = await cuttingProxy(await server.start(), "=ret=");
     try {
       adapter = new NodeRouterOsAdapter({ host: "127.0.0.1", port: proxy.port, user: "admin", password: "pw", retryDelayMs: 20 });
-      expect(await adapter.syncSecret("erin", { password: "x", profile: "default", disabled: false })).toEqual({ created: false, changed: false });
+      expect(await adapter.syncSecret("erin", { password: "x", profile: "default", disabled: false })).toEqual({ created: false, changed: false, fields: [] });
       expect(proxy.cuts).toBe(1);
       expect(adapter.stats.connects).toBe(2);
       expect(state.print("/ppp/secret").filter((r) => r.name === "erin")).toHaveLength(1);
@@ -206,7 +229,7 @@ describe("NodeRouterOsAdapter under failure", () => {
     server = createRouterOsApiServer({ state, port: 0, faults: { swallowReply: (cmd) => cmd === "/ppp/secret/add" && swallowed++ === 0 } });
     const port = await server.start();
     adapter = new NodeRouterOsAdapter({ host: "127.0.0.1", port, user: "admin", password: "pw", commandTimeoutMs: 300, retryDelayMs: 20 });
-    expect(await adapter.syncSecret("dave", { password: "x", profile: "default", disabled: false })).toEqual({ created: false, changed: false });
+    expect(await adapter.syncSecret("dave", { password: "x", profile: "default", disabled: false })).toEqual({ created: false, changed: false, fields: [] });
     expect(adapter.stats.timeouts).toBe(1);
     expect(adapter.stats.connects).toBe(2);
     expect(state.print("/ppp/secret")).toHaveLength(1);

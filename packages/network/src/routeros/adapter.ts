@@ -46,6 +46,21 @@ export interface SecretSpec {
   disabled: boolean;
   /** Default "pppoe". */
   service?: string;
+  /** The subscriber's static address (`remote-address`); null/absent: none (unset on the router). */
+  remoteAddress?: string | null;
+  /** Marks secrets the collector manages ("isp sub <id>"); absent: the comment is left alone. */
+  comment?: string;
+}
+
+export interface PppSecret {
+  id: string;
+  name: string;
+  password: string;
+  profile: string;
+  service: string;
+  disabled: boolean;
+  remoteAddress: string | undefined;
+  comment: string;
 }
 
 export interface RouterOsAdapter {
@@ -65,8 +80,14 @@ export interface RouterOsAdapter {
   addToAddressList(list: string, address: string, comment?: string): Promise<{ added: boolean }>;
   removeFromAddressList(list: string, address: string): Promise<{ removed: number }>;
   listAddressList(list?: string): Promise<AddressListEntry[]>;
-  /** Creates or updates the /ppp/secret for routers that authenticate locally. */
-  syncSecret(name: string, spec: SecretSpec): Promise<{ created: boolean; changed: boolean }>;
+  /**
+   * Creates or updates the /ppp/secret `name` for routers that authenticate locally, setting
+   * only what differs (changed: which fields were written; a created secret lists none).
+   */
+  syncSecret(name: string, spec: SecretSpec): Promise<{ created: boolean; changed: boolean; fields: string[] }>;
+  listSecrets(): Promise<PppSecret[]>;
+  /** Removes the /ppp/secret `name`; 0 means it was already gone. */
+  removeSecret(name: string): Promise<{ removed: number }>;
 }
 
 export type RouterOsErrorCode = "connect" | "login" | "timeout" | "closed" | "not-found" | "duplicate" | "trap";
@@ -102,6 +123,8 @@ interface RosTransport {
   print(menu: string, query: Record<string, string>): Promise<Row[]>;
   add(menu: string, attrs: Record<string, string>): Promise<string>;
   set(menu: string, id: string, attrs: Record<string, string>): Promise<void>;
+  /** Clears a property back to "not set" (RouterOS `unset value-name=`). */
+  unset(menu: string, id: string, property: string): Promise<void>;
   remove(menu: string, id: string): Promise<void>;
 }
 
@@ -254,26 +277,62 @@ class RosOperations implements RouterOsAdapter {
     );
   }
 
-  syncSecret(name: string, spec: SecretSpec): Promise<{ created: boolean; changed: boolean }> {
-    const desired = { password: spec.password, profile: spec.profile, disabled: spec.disabled ? "true" : "false", service: spec.service ?? "pppoe" };
+  syncSecret(name: string, spec: SecretSpec): Promise<{ created: boolean; changed: boolean; fields: string[] }> {
+    const desired: Record<string, string> = { password: spec.password, profile: spec.profile, disabled: spec.disabled ? "true" : "false", service: spec.service ?? "pppoe" };
+    if (spec.comment !== undefined) desired.comment = spec.comment;
+    const address = spec.remoteAddress ? hostAddress(spec.remoteAddress) : null;
+    if (address) desired["remote-address"] = address;
+    /** Brings an existing secret to the spec: set what differs, unset a remote-address it should not have. */
+    const converge = async (existing: Row): Promise<string[]> => {
+      const diff = Object.fromEntries(Object.entries(desired).filter(([k, v]) => (k === "disabled" ? bool(existing[k]) !== spec.disabled : (existing[k] ?? "") !== v)));
+      const fields = Object.keys(diff);
+      if (fields.length) await this.t.set("/ppp/secret", existing[".id"]!, diff);
+      if (!address && existing["remote-address"]) {
+        await this.t.unset("/ppp/secret", existing[".id"]!, "remote-address");
+        fields.push("remote-address");
+      }
+      return fields;
+    };
     return this.retrying(async () => {
       const existing = (await this.t.print("/ppp/secret", { name }))[0];
       if (existing) {
-        const diff = Object.fromEntries(Object.entries(desired).filter(([k, v]) => (k === "disabled" ? bool(existing[k]) !== spec.disabled : existing[k] !== v)));
-        if (!Object.keys(diff).length) return { created: false, changed: false };
-        await this.t.set("/ppp/secret", existing[".id"]!, diff);
-        return { created: false, changed: true };
+        const fields = await converge(existing);
+        return { created: false, changed: fields.length > 0, fields };
       }
       try {
         await this.t.add("/ppp/secret", { name, ...desired });
-        return { created: true, changed: true };
+        return { created: true, changed: true, fields: [] };
       } catch (err) {
+        // Created by an earlier try whose reply was lost: converge instead.
         if (!(err instanceof RouterOsError) || err.code !== "duplicate") throw err;
         const row = (await this.t.print("/ppp/secret", { name }))[0];
         if (!row) throw err;
-        await this.t.set("/ppp/secret", row[".id"]!, desired);
-        return { created: false, changed: true };
+        const fields = await converge(row);
+        return { created: false, changed: fields.length > 0, fields };
       }
+    });
+  }
+
+  listSecrets(): Promise<PppSecret[]> {
+    return this.retrying(async () =>
+      (await this.t.print("/ppp/secret", {})).map((r) => ({
+        id: r[".id"] ?? "",
+        name: r.name ?? "",
+        password: r.password ?? "",
+        profile: r.profile ?? "",
+        service: r.service ?? "",
+        disabled: bool(r.disabled),
+        remoteAddress: r["remote-address"] || undefined,
+        comment: r.comment ?? "",
+      })),
+    );
+  }
+
+  removeSecret(name: string): Promise<{ removed: number }> {
+    return this.retrying(async () => {
+      let removed = 0;
+      for (const r of await this.t.print("/ppp/secret", { name })) if (await this.removeIfPresent("/ppp/secret", r[".id"]!)) removed++;
+      return { removed };
     });
   }
 
@@ -478,6 +537,10 @@ class NodeRouterOsTransport implements RosTransport {
     await this.command([`${menu}/set`, `=.id=${id}`, ...Object.entries(attrs).map(([k, v]) => `=${k}=${v}`)]);
   }
 
+  async unset(menu: string, id: string, property: string): Promise<void> {
+    await this.command([`${menu}/unset`, `=.id=${id}`, `=value-name=${property}`]);
+  }
+
   async remove(menu: string, id: string): Promise<void> {
     await this.command([`${menu}/remove`, `=.id=${id}`]);
   }
@@ -578,6 +641,11 @@ class RestTransport implements RosTransport {
 
   async set(menu: string, id: string, attrs: Record<string, string>): Promise<void> {
     await this.request("PATCH", `${menu}/${encodeURIComponent(id)}`, attrs);
+  }
+
+  async unset(menu: string, id: string, property: string): Promise<void> {
+    // RouterOS 7 REST: any console command as POST /rest/<menu>/<command>.
+    await this.request("POST", `${menu}/unset`, { ".id": id, "value-name": property });
   }
 
   async remove(menu: string, id: string): Promise<void> {

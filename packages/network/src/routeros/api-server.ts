@@ -172,6 +172,9 @@ export function createRouterOsApiServer(options: RouterOsApiServerOptions): Rout
         case "remove":
           for (const id of targets(attrs)) state.remove(menu, id);
           return [t(["!done"])];
+        case "unset":
+          for (const id of targets(attrs)) state.unset(menu, id, attrs["value-name"] ?? "");
+          return [t(["!done"])];
         default:
           return trap("no such command", 0);
       }

@@ -125,6 +125,12 @@ export function createRouterOsRestServer(options: RouterOsRestServerOptions): Ro
         case "remove":
           for (const id of idsOf(body)) state.remove(menu, id);
           return json(res, 200, []);
+        case "unset": {
+          const property = body["value-name"];
+          if (typeof property !== "string") throw new HttpError(400, "missing value-name");
+          for (const id of idsOf(body)) state.unset(menu, id, property);
+          return json(res, 200, []);
+        }
         default:
           throw new HttpError(400, "no such command");
       }

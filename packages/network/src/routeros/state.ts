@@ -145,6 +145,22 @@ export class RouterState extends EventEmitter<RouterStateEvents> {
     return next;
   }
 
+  /** RouterOS `unset value-name=`: the property goes back to its default, or away when it has none. */
+  unset(menu: string, idOrName: string, property: string): RosRecord {
+    const spec = MENUS[menu];
+    if (!spec) throw new RosCommandError("no such command", "no-such-command");
+    if (!property || property === ".id" || property === "name" || spec.required?.includes(property)) throw new RosCommandError(`failure: cannot unset ${property || "nothing"}`, "bad-request");
+    const record = this.resolve(menu, idOrName);
+    if (spec.readOnlyDynamic && record.dynamic === "true") throw new RosCommandError("failure: cannot change dynamic", "bad-request");
+    const next = { ...record } as RosRecord;
+    const fallback = spec.defaults[property];
+    if (fallback === undefined) delete next[property];
+    else next[property] = fallback;
+    this.table(menu).set(record[".id"], next);
+    this.changed(menu, "set", next);
+    return next;
+  }
+
   remove(menu: string, idOrName: string, options: { internal?: boolean } = {}): void {
     if (menu === "/ppp/active") {
       const target = this.ppp.list().find((r) => r[".id"] === idOrName || r.name === idOrName);

@@ -1,4 +1,5 @@
 "use client";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import type { Socket } from "socket.io-client";
@@ -7,6 +8,7 @@ import { Sparkline } from "~/components/Sparkline";
 import { barPercent, formatClock, mbps } from "~/lib/format";
 import { nocStateSchema, type NocState } from "~/lib/live-protocol";
 import { useLiveSocket, useOnConnect } from "~/live/useLiveSocket";
+import { useTRPC } from "~/trpc/react";
 
 /** Samples kept per router for the sparkline (one push a second: the last two minutes). */
 export const sparklineSamplesMax = 120;
@@ -28,7 +30,28 @@ function pushSample(history: History, state: NocState): History {
   return next;
 }
 
-export function NocWall({ initial }: { initial: NocState }) {
+/** Open escalations, kept live: any enforcement answer in the noc room may change the count. */
+function EscalationsLink({ initial, socket }: { initial: number; socket: Socket | null }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const count = useQuery(trpc.escalations.count.queryOptions(undefined, { initialData: { open: initial }, refetchInterval: 30_000 }));
+  useEffect(() => {
+    if (!socket) return;
+    const onResult = () => void queryClient.invalidateQueries({ queryKey: trpc.escalations.count.queryKey() });
+    socket.on("enforcement:result", onResult);
+    return () => {
+      socket.off("enforcement:result", onResult);
+    };
+  }, [socket, queryClient, trpc]);
+  const open = count.data?.open ?? initial;
+  return (
+    <Link href="/noc/escalations" data-testid="escalations-link" data-count={open}>
+      Escalations <span className={`badge ${open > 0 ? "failed" : ""}`} data-testid="escalations-count">{open}</span>
+    </Link>
+  );
+}
+
+export function NocWall({ initial, escalations = null }: { initial: NocState; escalations?: number | null }) {
   const { socket, status } = useLiveSocket();
   const [state, setState] = useState<NocState>(initial);
   const [history, setHistory] = useState<History>(() => pushSample({}, initial));
@@ -76,6 +99,7 @@ export function NocWall({ initial }: { initial: NocState }) {
         <span className="muted" data-testid="noc-updated">
           updated {formatClock(state.at)}
         </span>
+        {escalations !== null && <EscalationsLink initial={escalations} socket={socket} />}
       </div>
 
       <section className="wall-stats">

@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { canSeeNoc } from "~/lib/roles";
+import { canHandleEscalations, canSeeNoc } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { serverApi } from "~/trpc/server";
 import { NocWall } from "./NocWall";
@@ -12,6 +12,8 @@ export default async function NocPage() {
   if (!operator) redirect("/login");
   if (!canSeeNoc(operator.role)) redirect("/subscribers");
   // First paint from the database, so the wall shows numbers before the socket connects.
-  const snapshot = await (await serverApi()).noc.snapshot();
-  return <NocWall initial={snapshot} />;
+  const api = await serverApi();
+  const snapshot = await api.noc.snapshot();
+  const escalations = canHandleEscalations(operator.role) ? (await api.escalations.count()).open : null;
+  return <NocWall initial={snapshot} escalations={escalations} />;
 }

@@ -4,18 +4,22 @@ import { accountsRouter } from "./accounts";
 import { billingRouter } from "./billing";
 import { complianceRouter } from "./compliance";
 import { enforcementRouter } from "./enforcement";
+import { escalationsRouter } from "./escalations";
 import { liveRouter } from "./live";
 import { nocRouter } from "./noc";
+import { paymentsRouter } from "./payments";
 import { subscriberRouter } from "./subscriber";
 
 export const appRouter = router({
   live: liveRouter,
   subscriber: subscriberRouter,
   enforcement: enforcementRouter,
+  escalations: escalationsRouter,
   noc: nocRouter,
   compliance: complianceRouter,
   accounts: accountsRouter,
   billing: billingRouter,
+  payments: paymentsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -77,6 +77,13 @@ describe("subscriber.act", () => {
     expect(kinds.map((k) => k.kind)).toEqual(["change_plan", "suspend", "restore", "terminate"]);
   });
 
+  it("an unknown subscriber is NOT_FOUND and nothing is written", async () => {
+    const before = await tdb.prisma.enforcementAction.count();
+    await expectCode(callerAs("admin").subscriber.act({ id: 987_654, kind: "suspend" }), "NOT_FOUND");
+    await expectCode(callerAs("support").subscriber.disconnect({ id: 987_654 }), "NOT_FOUND");
+    expect(await tdb.prisma.enforcementAction.count()).toBe(before);
+  });
+
   it("an unknown plan is refused and changes nothing", async () => {
     const other = (await tdb.prisma.subscriber.findFirstOrThrow({ where: { status: "active", id: { not: subscriberId } }, orderBy: { id: "asc" } })).id;
     await expectCode(callerAs("support").subscriber.act({ id: other, kind: "change_plan", planId: 999_999 }), "BAD_REQUEST");

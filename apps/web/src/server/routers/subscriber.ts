@@ -1,15 +1,15 @@
 import "server-only";
-import { InvalidActionError, requestEnforcement } from "@isp/db/outbox";
+import { InvalidActionError, requestEnforcement, UnknownSubscriberError } from "@isp/db/outbox";
 import { formatKbps } from "../../lib/format";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { subscriberDetailSchema, subscriberRowSchema } from "../dto";
-import { getSubscriber, searchLimitMax, searchSubscribers, subscriberVisible } from "../services/subscribers";
+import { getSubscriber, searchLimitMax, searchSubscribers } from "../services/subscribers";
 import { protectedProcedure, router, supportProcedure } from "../trpc";
 
 const idInput = z.object({ id: z.number().int().positive() });
 
-/** One-click actions on the subscriber page; each is one transaction (state + outbox + audit). */
+/** One-click actions on the subscriber page; each is one statement (scope check + state + outbox + audit + NOTIFY). */
 export const subscriberActionKinds = ["kick", "suspend", "restore", "change_plan", "throttle", "walled_garden_on", "walled_garden_off", "terminate"] as const;
 const actionInput = idInput.extend({
   kind: z.enum(subscriberActionKinds),
@@ -37,17 +37,19 @@ export const subscriberRouter = router({
     .input(idInput.extend({ reason: z.string().trim().max(200).optional() }))
     .output(z.object({ actionId: z.string() }))
     .mutation(async ({ ctx, input }) => {
-      if (!(await subscriberVisible(ctx.prisma, ctx.scope, input.id))) {
-        throw new TRPCError({ code: "NOT_FOUND", message: "Subscriber not found" });
+      try {
+        const { actionId } = await requestEnforcement(ctx.prisma, {
+          kind: "disconnect",
+          subscriberId: input.id,
+          ...ctx.scope,
+          operatorId: ctx.operator.id,
+          actor: ctx.operator.username,
+          reason: input.reason || "Disconnected by support",
+        });
+        return { actionId: String(actionId) };
+      } catch (err) {
+        throw toTrpcError(err);
       }
-      const { actionId } = await requestEnforcement(ctx.prisma, {
-        kind: "disconnect",
-        subscriberId: input.id,
-        operatorId: ctx.operator.id,
-        actor: ctx.operator.username,
-        reason: input.reason || "Disconnected by support",
-      });
-      return { actionId: String(actionId) };
     }),
 
   plans: protectedProcedure
@@ -61,25 +63,30 @@ export const subscriberRouter = router({
     .input(actionInput)
     .output(z.object({ actionId: z.string() }))
     .mutation(async ({ ctx, input }) => {
-      if (!(await subscriberVisible(ctx.prisma, ctx.scope, input.id))) {
-        throw new TRPCError({ code: "NOT_FOUND", message: "Subscriber not found" });
-      }
       if (input.kind === "change_plan" && input.planId === undefined) {
         throw new TRPCError({ code: "BAD_REQUEST", message: "Pick a plan" });
       }
       try {
+        // The caller's scope is part of the statement: a subscriber outside it is not found.
         const { actionId } = await requestEnforcement(ctx.prisma, {
           kind: input.kind,
           subscriberId: input.id,
           ...(input.planId !== undefined ? { planId: input.planId } : {}),
+          ...ctx.scope,
           operatorId: ctx.operator.id,
           actor: ctx.operator.username,
           reason: input.reason || `${input.kind} by ${ctx.operator.role}`,
         });
         return { actionId: String(actionId) };
       } catch (err) {
-        if (err instanceof InvalidActionError) throw new TRPCError({ code: "BAD_REQUEST", message: err.message });
-        throw err;
+        throw toTrpcError(err);
       }
     }),
 });
+
+/** Another dealer's subscriber is indistinguishable from a missing one. */
+function toTrpcError(err: unknown): unknown {
+  if (err instanceof UnknownSubscriberError) return new TRPCError({ code: "NOT_FOUND", message: "Subscriber not found" });
+  if (err instanceof InvalidActionError) return new TRPCError({ code: "BAD_REQUEST", message: err.message });
+  return err;
+}

@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
 import { notFound, redirect } from "next/navigation";
-import { canDisconnect, canSeeAccounts } from "~/lib/roles";
+import { canDisconnect, canRecordBank, canRecordCash, canReversePayment, canSeeAccounts } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { serverApi } from "~/trpc/server";
 import { BillingPanel } from "./BillingPanel";
@@ -26,7 +26,14 @@ export default async function SubscriberPage({ params }: { params: Promise<{ id:
     <SubscriberView
       initial={detail}
       canDisconnect={canDisconnect(operator.role)}
-      billing={canSeeAccounts(operator.role) ? <BillingPanel subscriberId={id} /> : null}
+      billing={
+        canSeeAccounts(operator.role) ? (
+          <BillingPanel
+            subscriberId={id}
+            permissions={{ cash: canRecordCash(operator.role), bank: canRecordBank(operator.role), reverse: canReversePayment(operator.role) }}
+          />
+        ) : null
+      }
     />
   );
 }
