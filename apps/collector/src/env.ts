@@ -57,6 +57,8 @@ const schema = z.object({
   BILLING_SCHEDULER: onOff.default(true),
   BILLING_RUN_CRON: z.string().min(1).default("0 2 1 * *"),
   DUNNING_RUN_CRON: z.string().min(1).default("0 9 * * *"),
+  /** Proration of plan changes and terminations (docs/billing-runs.md); also run with each billing and dunning run. */
+  BILLING_ADJUSTMENTS_CRON: z.string().min(1).default("*/5 * * * *"),
   BILLING_TZ: z.string().min(1).default("Asia/Karachi"),
 });
 

@@ -39,7 +39,7 @@ const collector = createCollector({
   slowWriteMs: env.ACCT_SLOW_WRITE_MS,
   simulator: env.SIMULATOR ? { sessions: env.SIMULATOR_SESSIONS } : null,
   reconcile: env.RECONCILE_INTERVAL_S > 0 ? { intervalMs: env.RECONCILE_INTERVAL_S * 1000 } : null,
-  billingScheduler: env.BILLING_SCHEDULER ? { billingCron: env.BILLING_RUN_CRON, dunningCron: env.DUNNING_RUN_CRON, tz: env.BILLING_TZ } : null,
+  billingScheduler: env.BILLING_SCHEDULER ? { billingCron: env.BILLING_RUN_CRON, dunningCron: env.DUNNING_RUN_CRON, adjustmentsCron: env.BILLING_ADJUSTMENTS_CRON, tz: env.BILLING_TZ } : null,
   nat:
     env.SYSLOG && (env.SYSLOG_UDP_PORT !== null || env.SYSLOG_TCP_PORT !== null)
       ? {

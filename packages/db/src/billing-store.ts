@@ -175,7 +175,7 @@ export async function billChunk(pool: pg.Pool, input: InvoiceChunkInput): Promis
          SELECT s.id AS subscriber_id, t.*, row_number() OVER (ORDER BY s.id) AS rn
          FROM subscribers s JOIN tpl t ON t.plan_id = s.plan_id AND t.city = s.city
          WHERE s.id = ANY($2::int[])
-           AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscriber_id = s.id AND i.period_start = $3::date AND i.kind = t.kind)
+           AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscriber_id = s.id AND i.period_start = $3::date AND i.kind = t.kind AND i.source IS NULL)
        ),
        ins AS (
          INSERT INTO invoices (number, series, seq, subscriber_id, kind, period_start, period_end, issued_on, due_date,
@@ -183,7 +183,7 @@ export async function billChunk(pool: pg.Pool, input: InvoiceChunkInput): Promis
          SELECT $5 || '-' || lpad(($6 + c.rn)::text, 7, '0'), $5, $6 + c.rn, c.subscriber_id, c.kind, $3::date, $4::date, $7::date,
                 CASE WHEN c.kind = 'invoice' THEN $8::date ELSE $7::date END, c.net, c.tax, c.total, $9::bigint, 'open'
          FROM cand c
-         ON CONFLICT (subscriber_id, period_start, kind) DO NOTHING
+         ON CONFLICT (subscriber_id, period_start, kind) WHERE source IS NULL DO NOTHING
          RETURNING id, subscriber_id
        ),
        lines AS (
@@ -301,7 +301,7 @@ export async function billAssignedChunk(pool: pg.Pool, input: AssignedChunkInput
     // A separate probe by id: as an EXISTS column the planner hashed every invoice of the
     // period for each chunk (64 ms a chunk at 100k); by ids it is 1,000 index probes (~1 ms).
     const billed = await c.query<{ id: number }>(
-      `SELECT subscriber_id AS id FROM invoices WHERE subscriber_id = ANY($1::int[]) AND period_start = $2::date AND kind = 'invoice'`,
+      `SELECT subscriber_id AS id FROM invoices WHERE subscriber_id = ANY($1::int[]) AND period_start = $2::date AND kind = 'invoice' AND source IS NULL`,
       [subs.rows.map((x) => x.id), input.periodStart],
     );
     if (billed.rows.length > 0) {
@@ -323,7 +323,7 @@ export async function billAssignedChunk(pool: pg.Pool, input: AssignedChunkInput
          cand AS (
            SELECT a.s AS subscriber_id, a.ps, a.pe, t.*, row_number() OVER (ORDER BY a.s, a.ps) AS rn
            FROM asg a JOIN tpl t ON t.i = a.t
-           WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscriber_id = a.s AND i.period_start = a.ps AND i.kind = t.kind)
+           WHERE NOT EXISTS (SELECT 1 FROM invoices i WHERE i.subscriber_id = a.s AND i.period_start = a.ps AND i.kind = t.kind AND i.source IS NULL)
          ),
          ins AS (
            INSERT INTO invoices (number, series, seq, subscriber_id, kind, period_start, period_end, issued_on, due_date,
@@ -331,7 +331,7 @@ export async function billAssignedChunk(pool: pg.Pool, input: AssignedChunkInput
            SELECT $3 || '-' || lpad(($4 + c.rn)::text, 7, '0'), $3, $4 + c.rn, c.subscriber_id, c.kind, c.ps, c.pe, $5::date,
                   CASE WHEN c.kind = 'invoice' THEN $6::date ELSE $5::date END, c.net, c.tax, c.total, $7::bigint, 'open'
            FROM cand c
-           ON CONFLICT (subscriber_id, period_start, kind) DO NOTHING
+           ON CONFLICT (subscriber_id, period_start, kind) WHERE source IS NULL DO NOTHING
            RETURNING id, subscriber_id, period_start
          ),
          lines AS (
@@ -406,7 +406,7 @@ export async function lateFeeState(
   const r = await db.query<{ key: string; what: string }>(
     `SELECT subscriber_id || ':' || to_char(period_start, 'YYYY-MM-DD') AS key,
             CASE WHEN series LIKE $2 || '-%' THEN 'fee' ELSE to_char(period_end, 'YYYY-MM-DD') END AS what
-     FROM invoices WHERE subscriber_id = ANY($1::int[]) AND kind = 'invoice' AND (status = 'open' OR series LIKE $2 || '-%')
+     FROM invoices WHERE subscriber_id = ANY($1::int[]) AND kind = 'invoice' AND source IS NULL AND (status = 'open' OR series LIKE $2 || '-%')
      UNION ALL
      SELECT substr(key, 10), 'charged' FROM ledger_transactions WHERE subscriber_id = ANY($1::int[]) AND key LIKE 'late_fee:%'`,
     [subscriberIds, feeSeriesPrefix],
@@ -476,7 +476,7 @@ export async function insertLateFees(
                              net_paisa, tax_paisa, total_paisa, status)
        SELECT $2 || '-' || lpad(($5 + c.rn)::text, 7, '0'), $2, $5 + c.rn, c.s, 'invoice', c.pe, c.pe, $3::date, $4::date, c.amount, 0, c.amount, 'open'
        FROM c
-       ON CONFLICT (subscriber_id, period_start, kind) DO NOTHING
+       ON CONFLICT (subscriber_id, period_start, kind) WHERE source IS NULL DO NOTHING
        RETURNING id, subscriber_id AS s, period_start, number
      ),
      lines AS (
@@ -532,7 +532,10 @@ export interface AccountHistory {
   planId: number;
   billingCycle: string;
   status: string;
-  /** Invoices and credit notes, not void. key = `<subscriberId>:<periodStart>`. */
+  /**
+   * Invoices and credit notes, not void. key = `<subscriberId>:<periodStart>`, or
+   * `<subscriberId>:<source>` for an adjustment (`12:plan_change:345`), which shares its period.
+   */
   documents: { key: string; kind: "invoice" | "credit_note"; issuedOn: string; dueOn: string | null; totalPaisa: number; status: string }[];
   payments: { receiptNo: string; on: string; amountPaisa: number; reversed: boolean }[];
   /** The recorded DunningRecord, or null. */
@@ -552,7 +555,7 @@ export async function loadAccountHistories(db: Db, subscriberIds: readonly numbe
     [subscriberIds],
   );
   const docs = await db.query<{ subscriberId: number } & AccountHistory["documents"][number]>(
-    `SELECT subscriber_id AS "subscriberId", subscriber_id || ':' || to_char(period_start, 'YYYY-MM-DD') AS key, kind::text AS kind,
+    `SELECT subscriber_id AS "subscriberId", subscriber_id || ':' || coalesce(source, to_char(period_start, 'YYYY-MM-DD')) AS key, kind::text AS kind,
             to_char(issued_on, 'YYYY-MM-DD') AS "issuedOn", to_char(due_date, 'YYYY-MM-DD') AS "dueOn", total_paisa::float8 AS "totalPaisa", status::text AS status
      FROM invoices WHERE subscriber_id = ANY($1::int[]) AND status <> 'void' ORDER BY subscriber_id, issued_on, seq`,
     [subscriberIds],
@@ -584,7 +587,8 @@ export async function setInvoiceStatuses(db: Db, updates: readonly { key: string
   const r = await db.query(
     `UPDATE invoices i SET status = u.status::invoice_status
      FROM jsonb_to_recordset($1::jsonb) AS u(key text, status text)
-     WHERE i.subscriber_id = split_part(u.key, ':', 1)::int AND i.period_start = split_part(u.key, ':', 2)::date
+     WHERE i.subscriber_id = split_part(u.key, ':', 1)::int
+       AND i.subscriber_id || ':' || coalesce(i.source, to_char(i.period_start, 'YYYY-MM-DD')) = u.key
        AND i.status <> 'void' AND i.status::text <> u.status`,
     [JSON.stringify(updates)],
   );

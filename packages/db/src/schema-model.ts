@@ -204,6 +204,8 @@ export const nonPrismaIndexes = new Set([
   "billing_runs_one_request_key",
   // Open (unacknowledged) escalations for the NOC list: docs/enforcement.md.
   "enforcement_outbox_open_escalations_idx",
+  // A period is billed once (run documents and late fees; adjustments have a source): docs/billing-runs.md.
+  "invoices_period_key",
 ]);
 
 export async function actualShape(q: Queryable): Promise<DbShape> {

@@ -23,6 +23,11 @@ export interface BillingConfig {
   lateFeeFor(planId: number): LateFeeRule | null;
   /** Series prefix of late-fee documents (numbered gaplessly like invoices): FEE-2026. */
   lateFeeSeriesPrefix: string;
+  /**
+   * Series prefix of credit notes from plan changes and terminations (CN-2026); adjustment
+   * invoices (upgrades) are numbered in the invoice series (`seriesPrefix`).
+   */
+  creditNoteSeriesPrefix: string;
 }
 
 export const defaultRegionOfCity: Readonly<Record<string, string>> = {
@@ -45,6 +50,7 @@ export const defaultBillingConfig: BillingConfig = {
   dunningFor: () => defaultDunningConfig,
   lateFeeFor: () => null,
   lateFeeSeriesPrefix: "FEE",
+  creditNoteSeriesPrefix: "CN",
 };
 
 /**

@@ -80,6 +80,10 @@ describe("billing scheduler (pg-boss) on PostgreSQL", () => {
     await until("the dunning run", async () => (await q(`SELECT 1 FROM billing_runs WHERE kind = 'dunning' AND status = 'completed'`)).length === 1);
     expect(events.some((e) => e.kind === "dunning" && e.status === "completed")).toBe(true);
     const schedules = await q<{ name: string; cron: string; timezone: string }>(`SELECT name, cron, timezone FROM pgboss.schedule ORDER BY name`);
-    expect(schedules).toEqual([{ name: "billing-run", cron: "0 2 1 * *", timezone: "Asia/Karachi" }]);
+    // The proration pass (plan changes, terminations) runs every 5 minutes by default.
+    expect(schedules).toEqual([
+      { name: "billing-adjustments", cron: "*/5 * * * *", timezone: "Asia/Karachi" },
+      { name: "billing-run", cron: "0 2 1 * *", timezone: "Asia/Karachi" },
+    ]);
   });
 });

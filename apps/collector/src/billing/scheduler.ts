@@ -9,6 +9,7 @@ import PgBoss from "pg-boss";
 import type pg from "pg";
 import type { Logger } from "../log";
 import { createPgListener, type PgListener } from "../services/pg-listener";
+import { runAdjustments } from "./adjustments";
 import { runBilling } from "./billing-run";
 import type { BillingConfig } from "./config";
 import { runDunning } from "./dunning-run";
@@ -31,6 +32,11 @@ export interface BillingSchedulerConfig {
   /** Cron expressions in `tz`; null = no periodic job of that kind (on-demand still works). */
   billingCron: string | null;
   dunningCron: string | null;
+  /**
+   * Proration of plan changes and terminations (`runAdjustments`); null = only with the
+   * billing and dunning runs. Default every 5 minutes.
+   */
+  adjustmentsCron?: string | null;
   tz?: string;
   /** Attempts after the first failure (bounded; a run resumes from its cursor). Default 3. */
   retryLimit?: number;
@@ -49,6 +55,7 @@ export interface BillingScheduler {
 
 export const requestChannel = "billing_run_requested";
 const queues: Record<RunKind, string> = { billing: "billing-run", dunning: "dunning-run" };
+const adjustmentsQueue = "billing-adjustments";
 
 interface JobData {
   period?: string;
@@ -117,6 +124,15 @@ export function createBillingScheduler(deps: {
     return !data.requested || (r.rowCount ?? 0) > 0;
   };
 
+  // Plan changes and terminations since the last pass (idempotent per action id).
+  const adjustmentsJob = async () => {
+    await runAdjustments(pool, { config: config.billing, log });
+  };
+  // Inside the billing / dunning jobs a failed pass is logged, not fatal: the cron job retries it.
+  const adjustmentsAlongside = async () => {
+    await adjustmentsJob().catch((err: Error) => log.warn("proration pass failed; the next pass retries", { error: err.message }));
+  };
+
   const billingJob = async (data: JobData) => {
     const today = formatDate(businessDate(new Date()));
     const periodStart = data.period ?? `${today.slice(0, 8)}01`;
@@ -136,12 +152,16 @@ export function createBillingScheduler(deps: {
       if (last) emit({ ...(last as BillingProgressEvent), status: "failed" });
       throw err;
     }
+    // Changes made while the period was being billed are prorated against its invoices now.
+    await adjustmentsAlongside();
   };
 
   const dunningJob = async (data: JobData) => {
     const now = new Date();
     const day = formatDate(businessDate(now));
     if (!(await markStarted("dunning", data.period ?? day, data))) return log.info("dunning request already answered", { day });
+    // Credits and charges from plan changes and terminations are in before balances are judged.
+    await adjustmentsAlongside();
     const max = await pool.query<{ max: number | null }>(`SELECT max(id) AS max FROM subscribers`);
     const total = max.rows[0]?.max ?? 0;
     let last: BillingProgressEvent | null = null;
@@ -182,7 +202,7 @@ export function createBillingScheduler(deps: {
 
   const setUp = async (b: PgBoss) => {
     const retry = { retryLimit: config.retryLimit ?? 3, retryDelay: config.retryDelayS ?? 60, retryBackoff: true };
-    for (const name of Object.values(queues)) {
+    for (const name of [...Object.values(queues), adjustmentsQueue]) {
       // stately: at most one queued and one active job per singleton key.
       if (!(await b.getQueue(name))) await b.createQueue(name, { name, policy: "stately", ...retry, expireInHours: 6 });
     }
@@ -194,9 +214,15 @@ export function createBillingScheduler(deps: {
       if (cron) await b.schedule(queues[kind], cron, {}, { tz, singletonKey: `${kind}:cron`, ...retry });
       else await b.unschedule(queues[kind]);
     }
+    const adjustmentsCron = config.adjustmentsCron === undefined ? "*/5 * * * *" : config.adjustmentsCron;
+    if (adjustmentsCron) await b.schedule(adjustmentsQueue, adjustmentsCron, {}, { tz, singletonKey: "adjustments:cron", ...retry });
+    else await b.unschedule(adjustmentsQueue);
     const polling = { batchSize: 1, pollingIntervalSeconds: config.pollingIntervalS ?? 2 };
     await b.work<JobData>(queues.billing, polling, worker("billing", billingJob));
     await b.work<JobData>(queues.dunning, polling, worker("dunning", dunningJob));
+    await b.work(adjustmentsQueue, polling, async () => {
+      await adjustmentsJob();
+    });
 
     listener = createPgListener({ url: config.databaseUrl, channels: [requestChannel], onNotify: sweepSoon, onReconnect: sweepSoon, log });
     await listener.start();

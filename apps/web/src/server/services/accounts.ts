@@ -139,7 +139,7 @@ export async function subscriberAccount(prisma: Prisma, scope: Scope, subscriber
         FROM ledger_entries e
         JOIN ledger_transactions t ON t.id = e.transaction_id
         LEFT JOIN invoices i ON t.kind IN ('invoice', 'credit_note') AND i.subscriber_id = ${subscriberId}
-          AND i.kind::text = t.kind AND t.key = t.kind || ':' || i.subscriber_id || ':' || to_char(i.period_start, 'YYYY-MM-DD')
+          AND i.kind::text = t.kind AND t.key = t.kind || ':' || i.subscriber_id || ':' || coalesce(i.source, to_char(i.period_start, 'YYYY-MM-DD'))
         WHERE e.account = ${account}
       ) x ORDER BY o DESC, tid DESC, eid DESC LIMIT ${ledgerEntriesMax}`,
     prisma.invoice.findMany({
