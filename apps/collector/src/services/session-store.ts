@@ -12,6 +12,7 @@
 // replay of the same records) see each other's results instead of racing.
 import type pg from "pg";
 import { insertAccountingRecords, insertUsageDeltas, type AccountingRecordRow, type UsageDeltaRow } from "@isp/db/timeseries";
+import { BinaryCopyWriter, copyBinary } from "@isp/db/pg-copy";
 import type { ActiveSession } from "./open-sessions";
 import { createBatchWriter, type BatchWriter, type TsWriterConfig } from "./ts-writer";
 
@@ -139,7 +140,10 @@ const APPLY_LOCK_KEY = 7_263_001;
 
 const SELECT_SESSIONS_SQL = `
 SELECT s.router_id, s.acct_session_id, s.subscriber_id, s.username, s.status::text AS status, host(s.framed_ip) AS framed_ip,
-       s.calling_station_id, s.nas_port_id, s.started_at, s.last_update_at, s.stopped_at, s.session_time_s,
+       s.calling_station_id, s.nas_port_id,
+       -- Milliseconds as float8 (exact for timestamptz(3)): a number per column, no date text to parse.
+       (extract(epoch FROM s.started_at) * 1000)::float8 AS started_ms, (extract(epoch FROM s.last_update_at) * 1000)::float8 AS last_update_ms,
+       (extract(epoch FROM s.stopped_at) * 1000)::float8 AS stopped_ms, s.session_time_s,
        s.input_octets::text, s.output_octets::text, s.input_bps::text, s.output_bps::text, s.terminate_cause
   FROM radius_sessions s
   JOIN unnest($1::int[], $2::text[]) AS k(router_id, acct_session_id)
@@ -154,9 +158,9 @@ interface SessionRow {
   framed_ip: string | null;
   calling_station_id: string | null;
   nas_port_id: string | null;
-  started_at: Date;
-  last_update_at: Date;
-  stopped_at: Date | null;
+  started_ms: number;
+  last_update_ms: number;
+  stopped_ms: number | null;
   session_time_s: number;
   input_octets: string;
   output_octets: string;
@@ -165,15 +169,48 @@ interface SessionRow {
   terminate_cause: string | null;
 }
 
+// Session rows of a batch go to a per-connection temporary table by binary COPY (ON
+// COMMIT DELETE ROWS: empty again after every commit or rollback), then into
+// radius_sessions with one INSERT ... SELECT. The table is created outside any
+// transaction, so a rollback never drops it.
+const STAGE_TABLE = "acct_session_stage";
+
+const STAGE_COLUMNS = [
+  "router_id",
+  "acct_session_id",
+  "subscriber_id",
+  "username",
+  "status",
+  "framed_ip",
+  "calling_station_id",
+  "nas_port_id",
+  "started_at",
+  "last_update_at",
+  "stopped_at",
+  "session_time_s",
+  "input_octets",
+  "output_octets",
+  "input_bps",
+  "output_bps",
+  "terminate_cause",
+] as const;
+const CREATE_STAGE_SQL = `
+CREATE TEMP TABLE IF NOT EXISTS ${STAGE_TABLE} (
+  router_id int NOT NULL, acct_session_id text NOT NULL, subscriber_id int, username text NOT NULL, status text NOT NULL,
+  framed_ip inet, calling_station_id text, nas_port_id text, started_at timestamptz NOT NULL, last_update_at timestamptz NOT NULL,
+  stopped_at timestamptz, session_time_s int NOT NULL, input_octets bigint NOT NULL, output_octets bigint NOT NULL,
+  input_bps bigint NOT NULL, output_bps bigint NOT NULL, terminate_cause text
+) ON COMMIT DELETE ROWS`;
+
 // The state was computed under the advisory lock, so it is written as is; GREATEST and the
 // 'stopped' rule only guard against writers that do not take the lock.
 const UPSERT_SESSIONS_SQL = `
 INSERT INTO radius_sessions AS s
   (router_id, acct_session_id, subscriber_id, username, status, framed_ip, calling_station_id, nas_port_id,
    started_at, last_update_at, stopped_at, session_time_s, input_octets, output_octets, input_bps, output_bps, terminate_cause)
-SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::text[], $5::session_status[], $6::inet[], $7::text[], $8::text[],
-                     $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::int[], $13::bigint[], $14::bigint[],
-                     $15::bigint[], $16::bigint[], $17::text[])
+SELECT router_id, acct_session_id, subscriber_id, username, status::session_status, framed_ip, calling_station_id, nas_port_id,
+       started_at, last_update_at, stopped_at, session_time_s, input_octets, output_octets, input_bps, output_bps, terminate_cause
+  FROM ${STAGE_TABLE}
 ON CONFLICT (router_id, acct_session_id) DO UPDATE SET
   subscriber_id      = EXCLUDED.subscriber_id,
   framed_ip          = EXCLUDED.framed_ip,
@@ -200,9 +237,9 @@ function fromRow(r: SessionRow): SessionState {
     framedIp: r.framed_ip,
     callingStationId: r.calling_station_id,
     nasPortId: r.nas_port_id,
-    startedAt: r.started_at,
-    lastUpdateAt: r.last_update_at,
-    stoppedAt: r.stopped_at,
+    startedAt: new Date(r.started_ms),
+    lastUpdateAt: new Date(r.last_update_ms),
+    stoppedAt: r.stopped_ms === null ? null : new Date(r.stopped_ms),
     sessionTimeS: r.session_time_s,
     inputOctets: BigInt(r.input_octets),
     outputOctets: BigInt(r.output_octets),
@@ -226,6 +263,8 @@ export interface SessionStoreOptions {
 export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions = {}): SessionStore {
   const counters: SessionStoreCounters = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, sessionsClosedByNas: 0, staleMarked: 0 };
   const statementTimeoutMs = Math.max(100, Math.round(options.statementTimeoutMs ?? 15_000));
+  // Connections that already have the staging table (a discarded connection drops out).
+  const staged = new WeakSet<pg.PoolClient>();
 
   // After the commit: a throwing hook must not make a committed batch look failed.
   const notifyEnded = (ended: EndedSession[]) => {
@@ -243,7 +282,8 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     }
   };
 
-  const inTransaction = async <R>(work: (c: pg.PoolClient) => Promise<R>): Promise<R> => {
+  /** `beforeCommit`: SQL (no parameters) that work() leaves to run with COMMIT, in one round trip. */
+  const inTransaction = async <R>(work: (c: pg.PoolClient, tx: { beforeCommit: string | null }) => Promise<R>): Promise<R> => {
     const client = await pool.connect();
     // A connection lost between two statements is reported as an event, not by a query;
     // the next query fails anyway, so the event must not become an uncaught exception.
@@ -251,11 +291,18 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     client.on("error", onError);
     let failure: Error | undefined;
     try {
-      await client.query("BEGIN");
-      await client.query(`SET LOCAL statement_timeout = ${statementTimeoutMs}`);
-      await client.query("SELECT pg_advisory_xact_lock($1)", [APPLY_LOCK_KEY]);
-      const out = await work(client);
-      await client.query("COMMIT");
+      if (!staged.has(client)) {
+        await client.query(CREATE_STAGE_SQL);
+        staged.add(client);
+      }
+      // One round trip (simple protocol, no parameters); lock_timeout bounds the lock wait,
+      // which starts inside this same message.
+      await client.query(
+        `BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}; SET LOCAL lock_timeout = ${statementTimeoutMs}; SELECT pg_advisory_xact_lock(${APPLY_LOCK_KEY})`,
+      );
+      const tx = { beforeCommit: null as string | null };
+      const out = await work(client, tx);
+      await client.query(tx.beforeCommit ? `${tx.beforeCommit};\nCOMMIT` : "COMMIT");
       return out;
     } catch (err) {
       failure = err as Error;
@@ -269,7 +316,11 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   };
 
   /** Session records (no On/Off) of one batch segment, in order. */
-  const applySessions = async (c: pg.PoolClient, items: readonly AcctItem[], out: { acct: AccountingRecordRow[]; usage: UsageDeltaRow[]; ended: EndedSession[]; active: ActiveSession[]; tally: Tally }) => {
+  const applySessions = async (
+    c: pg.PoolClient,
+    items: readonly AcctItem[],
+    out: { acct: AccountingRecordRow[]; usage: UsageDeltaRow[]; ended: EndedSession[]; active: ActiveSession[]; tally: Tally; tx: { beforeCommit: string | null } },
+  ) => {
     const keys = new Map<string, [number, string]>();
     for (const it of items) keys.set(key(it.routerId, it.rec.acctSessionId), [it.routerId, it.rec.acctSessionId]);
     const ks = [...keys.values()];
@@ -351,32 +402,39 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       else out.tally.interims++;
     }
     if (dirty.size === 0) return;
-    const cols: unknown[][] = Array.from({ length: 17 }, () => []);
+    const w = new BinaryCopyWriter(dirty.size * 200);
     for (const k of dirty) {
       const s = state.get(k)!;
       const [routerId, acctSessionId] = keys.get(k)!;
-      const v = [
-        routerId,
-        acctSessionId,
-        s.subscriberId,
-        s.username,
-        s.status,
-        s.framedIp,
-        s.callingStationId,
-        s.nasPortId,
-        s.startedAt,
-        s.lastUpdateAt,
-        s.stoppedAt,
-        s.sessionTimeS,
-        s.inputOctets.toString(),
-        s.outputOctets.toString(),
-        s.inputBps.toString(),
-        s.outputBps.toString(),
-        s.terminateCause,
-      ];
-      v.forEach((x, i) => cols[i]!.push(x));
+      w.row(STAGE_COLUMNS.length);
+      w.int4(routerId);
+      w.text(acctSessionId);
+      w.int4(s.subscriberId);
+      w.text(s.username);
+      w.text(s.status);
+      w.inet(s.framedIp);
+      w.text(s.callingStationId);
+      w.text(s.nasPortId);
+      w.time(s.startedAt);
+      w.time(s.lastUpdateAt);
+      w.time(s.stoppedAt);
+      w.int4(s.sessionTimeS);
+      w.int8(s.inputOctets);
+      w.int8(s.outputOctets);
+      w.int8(s.inputBps);
+      w.int8(s.outputBps);
+      w.text(s.terminateCause);
     }
-    await c.query(UPSERT_SESSIONS_SQL, cols);
+    await copyBinary(c, STAGE_TABLE, STAGE_COLUMNS, w.finish());
+    // The upsert runs with COMMIT (or before an Accounting-On/Off, which must see it).
+    out.tx.beforeCommit = UPSERT_SESSIONS_SQL;
+  };
+
+  /** Runs a staged upsert now (an Accounting-On/Off follows) and empties the stage for the next segment. */
+  const flushStaged = async (c: pg.PoolClient, tx: { beforeCommit: string | null }) => {
+    if (!tx.beforeCommit) return;
+    await c.query(`${tx.beforeCommit};\nDELETE FROM ${STAGE_TABLE}`);
+    tx.beforeCommit = null;
   };
 
   /** Accounting-On/Off: a Stop-like raw row for each session it closes. */
@@ -421,14 +479,15 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   const applyBatch = async (items: readonly AcctItem[]): Promise<ApplyResult> => {
     if (items.length === 0) return { applied: 0, duplicates: 0, ended: [] };
     const tally: Tally = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, closedByNas: 0 };
-    const result = await inTransaction(async (c) => {
-      const out = { acct: [] as AccountingRecordRow[], usage: [] as UsageDeltaRow[], ended: [] as EndedSession[], active: [] as ActiveSession[], tally };
+    const result = await inTransaction(async (c, tx) => {
+      const out = { acct: [] as AccountingRecordRow[], usage: [] as UsageDeltaRow[], ended: [] as EndedSession[], active: [] as ActiveSession[], tally, tx };
       // Segments of session records, split at Accounting-On/Off so those see (and close)
       // exactly the sessions recorded before them.
       let segment: AcctItem[] = [];
       for (const it of items) {
         if (it.rec.status === "on" || it.rec.status === "off") {
           await applySessions(c, segment, out);
+          await flushStaged(c, tx);
           segment = [];
           const at = new Date(it.receivedAtMs - it.rec.delayTimeS * 1000);
           tally.closedByNas += await applyNas(c, it.routerId, it.rec.status === "on" ? "NAS-Reboot" : "NAS-Request", at, out);
@@ -462,7 +521,8 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       await applyBatch(items);
     },
     () => 1,
-    options.writer,
+    // Group commit: a batch goes as soon as the previous one committed, with what arrived meanwhile.
+    { groupCommit: true, ...options.writer },
   );
 
   return {

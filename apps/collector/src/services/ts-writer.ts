@@ -11,15 +11,22 @@ export type AccountingRow = AccountingRecordRow;
 export type UsageRow = UsageDeltaRow;
 
 export interface TsWriterConfig {
-  /** Flush a partial batch this long after its first row arrived. */
+  /** Flush a partial batch this long after its first row arrived (unless groupCommit). */
   flushIntervalMs: number;
+  /**
+   * Group commit: no timer. A batch starts as soon as the previous one settled (or, when
+   * idle, on the next turn of the event loop, so the datagrams of one socket read share
+   * it); whatever arrives while a batch is written forms the next one. Batches grow with
+   * the load, up to batchRowsMax, and an idle writer adds no latency.
+   */
+  groupCommit: boolean;
   /** Flush as soon as this many rows are queued; also the most rows one flush writes. */
   batchRowsMax: number;
   /** Rows queued or being written; beyond this enqueue rejects (backpressure). */
   queueRowsMax: number;
 }
 
-export const defaultTsWriterConfig: TsWriterConfig = { flushIntervalMs: 50, batchRowsMax: 5_000, queueRowsMax: 50_000 };
+export const defaultTsWriterConfig: TsWriterConfig = { flushIntervalMs: 50, groupCommit: false, batchRowsMax: 5_000, queueRowsMax: 50_000 };
 
 export class QueueFullError extends Error {
   constructor(public readonly queuedRows: number) {
@@ -69,6 +76,8 @@ export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: 
   let queued = 0; // rows in `queue`
   let inFlight = 0; // rows in the batch being written
   let timer: NodeJS.Timeout | null = null;
+  let kicked = false; // groupCommit: a setImmediate flush is pending
+  let writing = false; // a flush loop is running (groupCommit: it takes what arrives meanwhile)
   let chain: Promise<void> = Promise.resolve();
   let stopped = false;
   const counters: TsWriterCounters = { enqueuedRows: 0, committedRows: 0, rejectedFull: 0, flushes: 0, flushFailures: 0 };
@@ -113,14 +122,29 @@ export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: 
     }
     // Flushes are serialised: a batch is written only after the previous one settled.
     chain = chain.then(async () => {
-      while (queue.length > 0) {
-        await writeOnce();
-        // Keep draining only while full batches are waiting; a partial one waits for its timer.
-        if (queued < cfg.batchRowsMax && !stopped) break;
+      writing = true;
+      try {
+        while (queue.length > 0) {
+          await writeOnce();
+          // Keep draining only while full batches are waiting; a partial one waits for its
+          // timer (group commit: it goes now, it gathered while the last batch was written).
+          if (queued < cfg.batchRowsMax && !stopped && !cfg.groupCommit) break;
+        }
+      } finally {
+        writing = false;
       }
       if (queue.length > 0 && !timer) timer = setTimeout(() => void scheduleFlush(), cfg.flushIntervalMs);
     });
     return chain;
+  };
+
+  const kick = () => {
+    if (kicked || writing) return;
+    kicked = true;
+    setImmediate(() => {
+      kicked = false;
+      if (!writing && queue.length > 0) void scheduleFlush();
+    });
   };
 
   return {
@@ -135,7 +159,8 @@ export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: 
       counters.enqueuedRows += count;
       const promise = new Promise<void>((resolve, reject) => queue.push({ rows, count, resolve, reject }));
       queued += count;
-      if (queued >= cfg.batchRowsMax) void scheduleFlush();
+      if (cfg.groupCommit) kick();
+      else if (queued >= cfg.batchRowsMax) void scheduleFlush();
       else if (!timer) timer = setTimeout(() => void scheduleFlush(), cfg.flushIntervalMs);
       return promise;
     },
