@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { insertAuthLog, recentAuthAttempts, type AuthLogRow } from "./auth-log";
+import { insertAuthLog, insertAuthLogColumns, recentAuthAttempts, type AuthLogRow } from "./auth-log";
 import { createTestDatabase, type TestDatabase } from "./testing";
 
 let db: TestDatabase;
@@ -61,5 +61,30 @@ describe("auth log", () => {
     expect((await recentAuthAttempts(client, { username: "other" })).map((r) => r.reason)).toEqual(["mac_mismatch"]);
     expect(await recentAuthAttempts(client, { username: "ali", limit: 2 })).toHaveLength(2);
     expect(await recentAuthAttempts(client, { username: "ali", since: new Date(t0 + 1500) })).toHaveLength(1);
+  });
+
+  it("insertAuthLogColumns stores the same rows as insertAuthLog (times to the millisecond, NULLs, quotes)", async () => {
+    const t = Date.UTC(2026, 10, 24, 12, 0, 0, 123);
+    const n = await insertAuthLogColumns(client, {
+      time: [t, t + 1],
+      routerId: [null, null],
+      nasIp: ["10.0.0.1", "::ffff:10.0.0.2"],
+      username: ['col "q" \\ ,{}', "col2"],
+      subscriberId: [null, null],
+      callingStationId: ["aa:bb:cc:dd:ee:ff", null],
+      method: ["pap", "chap"],
+      result: ["accept", "drop"],
+      reason: ["ok", "bad_message_authenticator"],
+      reply: ["service 1k/2k", null],
+    });
+    expect(n).toBe(2);
+    const r = await client.query(
+      "SELECT (extract(epoch FROM time) * 1000)::bigint::text AS ms, host(nas_ip) AS ip, username, calling_station_id, method, result, reason, reply FROM auth_log WHERE username LIKE 'col%' ORDER BY time",
+    );
+    expect(r.rows).toEqual([
+      { ms: String(t), ip: "10.0.0.1", username: 'col "q" \\ ,{}', calling_station_id: "aa:bb:cc:dd:ee:ff", method: "pap", result: "accept", reason: "ok", reply: "service 1k/2k" },
+      { ms: String(t + 1), ip: "::ffff:10.0.0.2", username: "col2", calling_station_id: null, method: "chap", result: "drop", reason: "bad_message_authenticator", reply: null },
+    ]);
+    await expect(insertAuthLogColumns(client, { time: [1], routerId: [], nasIp: [], username: [], subscriberId: [], callingStationId: [], method: [], result: [], reason: [], reply: [] })).rejects.toThrow(/different lengths/);
   });
 });

@@ -10,14 +10,20 @@ import { crc32 } from "node:zlib";
 import type pg from "pg";
 import { releaseAllocations } from "@isp/db/ip-pools";
 import type { Logger } from "../log";
-import type { AcctSpool } from "./acct-spool";
+import type { AcctSpool, SpoolCodec } from "./acct-spool";
 import { SpoolFullError } from "./acct-spool";
 import type { RouterCache, SubscriberCache } from "./caches";
 import type { AcctHandler } from "./radius-types";
-import type { AcctInput, AcctItem, EndedSession, SessionStore } from "./session-store";
+import { acctStatusCode, type AcctInput, type AcctItem, type AcctStatus, type EndedSession, type SessionStore } from "./session-store";
 
-/** The spool's JSON payload (bigints as decimal strings). `id` is the dedupe key's hash, for tracing. */
-export interface SpooledRecord {
+/** What the accounting spool holds: the record as the store applies it. */
+export type SpooledRecord = AcctItem;
+
+/**
+ * The JSON payload of spool frames written before the binary record (bigints as decimal
+ * strings). Still read (acctSpoolCodec.decode), never written. `id` was a trace hash.
+ */
+export interface LegacySpooledRecord {
   v: 1;
   id: string;
   routerId: number;
@@ -32,11 +38,10 @@ export function dedupeKey(item: Pick<AcctItem, "routerId" | "rec">): string {
   return `${item.routerId}|${r.acctSessionId}|${r.status}|${r.sessionTimeS}|${r.inputOctets}|${r.outputOctets}`;
 }
 
-export function toSpooled(item: AcctItem): SpooledRecord {
+/** The legacy JSON form (tests write old spool files with it). */
+export function toSpooled(item: AcctItem): LegacySpooledRecord {
   return {
     v: 1,
-    // For tracing only (never compared): CRC-32 of the dedupe key, as 8 hex digits. It
-    // replaced a SHA-256 prefix that cost ~5% of the collector's CPU at saturation.
     id: crc32(dedupeKey(item)).toString(16).padStart(8, "0"),
     routerId: item.routerId,
     subscriberId: item.subscriberId,
@@ -45,7 +50,7 @@ export function toSpooled(item: AcctItem): SpooledRecord {
   };
 }
 
-export function fromSpooled(s: SpooledRecord): AcctItem {
+export function fromSpooled(s: LegacySpooledRecord): AcctItem {
   return {
     routerId: s.routerId,
     subscriberId: s.subscriberId,
@@ -53,6 +58,102 @@ export function fromSpooled(s: SpooledRecord): AcctItem {
     rec: { ...s.rec, inputOctets: BigInt(s.rec.inputOctets), outputOctets: BigInt(s.rec.outputOctets) },
   };
 }
+
+// Binary spool record (version 2), big-endian, after the spool's [length][CRC-32] header:
+//   u8 2 | u8 status (RFC 2866 code) | u8 flags (which optional fields follow)
+//   u32 routerId | i32 subscriberId (0 unless flag) | f64 receivedAtMs | u32 sessionTimeS
+//   u64 inputOctets | u64 outputOctets | u32 delayTimeS
+//   then u16 length + UTF-8 for: acctSessionId, username, and (if flagged) framedIp,
+//   callingStationId, nasPortId, terminateCause.
+// A JSON frame of earlier versions starts with '{' (0x7b), so the first byte tells them apart.
+const BIN_V2 = 2;
+const FIXED_BYTES = 3 + 4 + 4 + 8 + 4 + 8 + 8 + 4;
+const F_SUBSCRIBER = 1;
+const F_FRAMED_IP = 2;
+const F_CALLING = 4;
+const F_NAS_PORT = 8;
+const F_CAUSE = 16;
+const statusByCode = new Map<number, AcctStatus>((Object.entries(acctStatusCode) as [AcctStatus, number][]).map(([k, v]) => [v, k]));
+
+function putString(buf: Buffer, at: number, s: string): number {
+  const n = buf.write(s, at + 2, "utf8");
+  if (n > 0xffff) throw new Error("spool string field too long");
+  buf.writeUInt16BE(n, at);
+  return at + 2 + n;
+}
+
+export const acctSpoolCodec: SpoolCodec<AcctItem> = {
+  encodeInto(item, buf, at) {
+    const r = item.rec;
+    // Worst case: 3 UTF-8 bytes per UTF-16 code unit, so buf.write never cuts a string.
+    const strings = r.acctSessionId.length + r.username.length + (r.framedIp?.length ?? 0) + (r.callingStationId?.length ?? 0) + (r.nasPortId?.length ?? 0) + (r.terminateCause?.length ?? 0);
+    if (buf.length - at < FIXED_BYTES + 12 + strings * 3) return -1;
+    const flags =
+      (item.subscriberId !== null ? F_SUBSCRIBER : 0) |
+      (r.framedIp !== null ? F_FRAMED_IP : 0) |
+      (r.callingStationId !== null ? F_CALLING : 0) |
+      (r.nasPortId !== null ? F_NAS_PORT : 0) |
+      (r.terminateCause !== null ? F_CAUSE : 0);
+    buf[at] = BIN_V2;
+    buf[at + 1] = acctStatusCode[r.status];
+    buf[at + 2] = flags;
+    buf.writeUInt32BE(item.routerId, at + 3);
+    buf.writeInt32BE(item.subscriberId ?? 0, at + 7);
+    buf.writeDoubleBE(item.receivedAtMs, at + 11);
+    buf.writeUInt32BE(r.sessionTimeS, at + 19);
+    buf.writeBigUInt64BE(r.inputOctets, at + 23);
+    buf.writeBigUInt64BE(r.outputOctets, at + 31);
+    buf.writeUInt32BE(r.delayTimeS, at + 39);
+    let p = putString(buf, at + FIXED_BYTES, r.acctSessionId);
+    p = putString(buf, p, r.username);
+    if (r.framedIp !== null) p = putString(buf, p, r.framedIp);
+    if (r.callingStationId !== null) p = putString(buf, p, r.callingStationId);
+    if (r.nasPortId !== null) p = putString(buf, p, r.nasPortId);
+    if (r.terminateCause !== null) p = putString(buf, p, r.terminateCause);
+    return p;
+  },
+
+  decode(body) {
+    if (body[0] === 0x7b) return fromSpooled(JSON.parse(body.toString("utf8")) as LegacySpooledRecord);
+    if (body[0] !== BIN_V2 || body.length < FIXED_BYTES) throw new Error(`unknown accounting spool record (first byte ${body[0]}, ${body.length} bytes)`);
+    const status = statusByCode.get(body[1]!);
+    if (!status) throw new Error(`accounting spool record with unknown status ${body[1]}`);
+    const flags = body[2]!;
+    let p = FIXED_BYTES;
+    const str = (): string => {
+      const n = body.readUInt16BE(p);
+      const end = p + 2 + n;
+      if (end > body.length) throw new Error("accounting spool record cut short");
+      const s = body.toString("utf8", p + 2, end);
+      p = end;
+      return s;
+    };
+    const acctSessionId = str();
+    const username = str();
+    const framedIp = flags & F_FRAMED_IP ? str() : null;
+    const callingStationId = flags & F_CALLING ? str() : null;
+    const nasPortId = flags & F_NAS_PORT ? str() : null;
+    const terminateCause = flags & F_CAUSE ? str() : null;
+    return {
+      routerId: body.readUInt32BE(3),
+      subscriberId: flags & F_SUBSCRIBER ? body.readInt32BE(7) : null,
+      receivedAtMs: body.readDoubleBE(11),
+      rec: {
+        status,
+        acctSessionId,
+        username,
+        sessionTimeS: body.readUInt32BE(19),
+        inputOctets: body.readBigUInt64BE(23),
+        outputOctets: body.readBigUInt64BE(31),
+        framedIp,
+        callingStationId,
+        nasPortId,
+        terminateCause,
+        delayTimeS: body.readUInt32BE(39),
+      },
+    };
+  },
+};
 
 interface Waiting {
   at: number;
@@ -138,7 +239,7 @@ export function createAccountingService(deps: {
     const entries = await spool.read(replayBatchMax);
     if (entries.length === 0) return "idle"; // appends still syncing
     try {
-      const r = await sessions.applyBatch(entries.map((e) => fromSpooled(e.payload)));
+      const r = await sessions.applyBatch(entries.map((e) => e.payload));
       counters.replayed += entries.length;
       await spool.commit(entries.at(-1)!.end, entries.length);
       if (!spool.pending) log.info(`spool drained: ${counters.replayed} records replayed so far`, { duplicates: r.duplicates });
@@ -209,7 +310,7 @@ export function createAccountingService(deps: {
 
   const toSpool = async (item: AcctItem): Promise<"ack" | "no-ack"> => {
     try {
-      await spool.append(toSpooled(item));
+      await spool.append(item);
       counters.spooled++;
       shared.acctResponses++;
       kick();

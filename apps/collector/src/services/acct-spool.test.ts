@@ -2,7 +2,9 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { acctSpoolCodec, toSpooled } from "./accounting-service";
 import { createAcctSpool, decodeFrames, encodeFrame, HEAD_FILE, SPOOL_FILE, SpoolFullError, type AcctSpool } from "./acct-spool";
+import type { AcctItem } from "./session-store";
 
 interface Rec {
   n: number;
@@ -146,5 +148,93 @@ describe("accounting spool", () => {
     const all = await readAll(s);
     await s.commit(all.at(-1)!.end, all.length);
     await expect(s.append({ n: 9, pad: "z".repeat(100) })).resolves.toBeUndefined();
+  });
+});
+
+describe("accounting spool records (binary, and JSON frames of earlier versions)", () => {
+  const item = (n: number, over: Partial<AcctItem["rec"]> = {}, subscriberId: number | null = 42): AcctItem => ({
+    routerId: 7,
+    subscriberId,
+    receivedAtMs: 1_790_000_000_123 + n,
+    rec: {
+      status: "interim",
+      acctSessionId: `sess-${n}`,
+      username: `user${n}@isp`,
+      sessionTimeS: 600 + n,
+      inputOctets: 5_000_000_000n + BigInt(n),
+      outputOctets: 18_446_744_073_709_551_615n, // 2^64 - 1: gigawords folded in
+      framedIp: "100.64.0.9",
+      callingStationId: "AA:BB:CC:DD:EE:FF",
+      nasPortId: "ether1-vlan100",
+      terminateCause: null,
+      delayTimeS: 3,
+      ...over,
+    },
+  });
+
+  it("round-trips every field, nulls, non-ASCII text and 64-bit counters; a record is far smaller than its JSON", () => {
+    const cases: AcctItem[] = [
+      item(1),
+      item(2, { status: "stop", terminateCause: "User-Request", framedIp: null, callingStationId: null, nasPortId: null }, null),
+      item(3, { status: "start", username: "রহিম\u0000ñ", acctSessionId: "", inputOctets: 0n, outputOctets: 0n }),
+      item(4, { status: "on", username: "" }, null),
+      item(5, { status: "off" }, 2_147_483_647),
+    ];
+    for (const c of cases) {
+      const frame = encodeFrame(c, acctSpoolCodec);
+      const { frames } = decodeFrames(frame, 0);
+      expect(frames).toHaveLength(1);
+      expect(acctSpoolCodec.decode(frames[0]!.body)).toEqual(c);
+    }
+    expect(encodeFrame(item(1), acctSpoolCodec).length * 2).toBeLessThan(encodeFrame(toSpooled(item(1))).length);
+  });
+
+  it("rejects a record it cannot read instead of guessing", () => {
+    const body = encodeFrame(item(1), acctSpoolCodec).subarray(8);
+    const wrongVersion = Buffer.from(body);
+    wrongVersion[0] = 9;
+    expect(() => acctSpoolCodec.decode(wrongVersion)).toThrow(/unknown accounting spool record/);
+    const wrongStatus = Buffer.from(body);
+    wrongStatus[1] = 99;
+    expect(() => acctSpoolCodec.decode(wrongStatus)).toThrow(/unknown status/);
+    expect(() => acctSpoolCodec.decode(body.subarray(0, body.length - 4))).toThrow(/cut short/);
+  });
+
+  it("a spool left by the previous version (JSON frames) replays in order, followed by binary frames appended after the upgrade", async () => {
+    const dir = tempDir();
+    // Exactly what the JSON-only version wrote: frames of toSpooled() payloads.
+    writeFileSync(join(dir, SPOOL_FILE), Buffer.concat([1, 2, 3].map((n) => encodeFrame(toSpooled(item(n))))));
+    const s = createAcctSpool<AcctItem>({ dir, maxBytes: 1024 * 1024, codec: acctSpoolCodec });
+    try {
+      expect(await s.open()).toEqual({ records: 3, tornBytes: 0 });
+      await Promise.all([4, 5].map((n) => s.append(item(n, { status: "stop", terminateCause: "Lost-Carrier" }))));
+      const got: AcctItem[] = [];
+      for (;;) {
+        const batch = await s.read(2);
+        if (batch.length === 0) break;
+        got.push(...batch.map((e) => e.payload));
+      }
+      expect(got).toEqual([item(1), item(2), item(3), item(4, { status: "stop", terminateCause: "Lost-Carrier" }), item(5, { status: "stop", terminateCause: "Lost-Carrier" })]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("appends larger than the append buffer and a burst across many syncs keep every frame", async () => {
+    const dir = tempDir();
+    const s = createAcctSpool<AcctItem>({ dir, maxBytes: 64 * 1024 * 1024, codec: acctSpoolCodec });
+    try {
+      await s.open();
+      const long = "x".repeat(20_000); // 3 of these outgrow the 256 KiB buffer's spare room
+      const all = Array.from({ length: 3000 }, (_, n) => item(n, n % 500 === 0 ? { nasPortId: long } : {}));
+      await Promise.all(all.map((it) => s.append(it)));
+      const { frames, stop } = decodeFrames(readFileSync(join(dir, SPOOL_FILE)), 0);
+      expect(stop).toBe(statSync(join(dir, SPOOL_FILE)).size);
+      expect(frames.map((f) => acctSpoolCodec.decode(f.body))).toEqual(all);
+      await expect(s.append(item(0, { nasPortId: "y".repeat(70_000) }))).rejects.toThrow(/too large/);
+      await expect(s.append(item(9))).resolves.toBeUndefined();
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -1,9 +1,11 @@
 // Durable local spool for accounting records the database could not take in time.
 //
 // On disk (docs/radius-accounting.md): `<dir>/acct.spool`, an append-only sequence of
-// frames `[u32 BE payload length][u32 BE CRC-32 of payload][payload: UTF-8 JSON]`, and
+// frames `[u32 BE payload length][u32 BE CRC-32 of payload][payload]`, and
 // `<dir>/acct.spool.head`, the byte offset of the first frame not yet applied to the
-// database (replaced atomically: write temp, fsync, rename, fsync dir).
+// database (replaced atomically: write temp, fsync, rename, fsync dir). The payload's
+// encoding is the caller's (SpoolCodec; default UTF-8 JSON): the accounting service uses a
+// compact binary record and still reads the JSON frames of earlier versions.
 //
 // append() resolves only after the frame is fdatasync'ed (group commit: appends that
 // arrive while a sync is running share the next one), so the caller may then ACK. A crash
@@ -71,22 +73,46 @@ export interface AcctSpool<T> {
   close(): Promise<void>;
 }
 
-export interface AcctSpoolOptions {
+/** How a payload becomes a frame body and back. */
+export interface SpoolCodec<T> {
+  /**
+   * Writes the body of `payload` into `buf` from `at`; returns the offset just past it, or
+   * -1 when it may not fit in the room left (the spool then retries with a larger buffer).
+   */
+  encodeInto(payload: T, buf: Buffer, at: number): number;
+  /** Throws on a body it cannot read. */
+  decode(body: Buffer): T;
+}
+
+export const jsonCodec: SpoolCodec<unknown> = {
+  encodeInto(payload, buf, at) {
+    const text = JSON.stringify(payload);
+    // UTF-16 code unit -> at most 3 UTF-8 bytes: only then is buf.write certain not to cut it.
+    if (text.length * 3 > buf.length - at && Buffer.byteLength(text, "utf8") > buf.length - at) return -1;
+    return at + buf.write(text, at, "utf8");
+  },
+  decode: (body) => JSON.parse(body.toString("utf8")) as unknown,
+};
+
+export interface AcctSpoolOptions<T = unknown> {
   dir: string;
   /** Bound on the spool file size; beyond it append() rejects (the NAS retransmits). */
   maxBytes: number;
   /** Skip fdatasync (tests of framing only; never in production). */
   unsafeNoSync?: boolean;
+  /** Payload encoding. Default JSON (jsonCodec). */
+  codec?: SpoolCodec<T>;
 }
 
-export function encodeFrame(payload: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(payload), "utf8");
-  if (body.length > FRAME_PAYLOAD_MAX) throw new Error(`spool record too large (${body.length} bytes)`);
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  frame.writeUInt32BE(crc32(body), 4);
-  body.copy(frame, FRAME_HEADER_BYTES);
-  return frame;
+/** One frame (header + body) for `payload`, as append() writes it. */
+export function encodeFrame<T>(payload: T, codec: SpoolCodec<T> = jsonCodec as SpoolCodec<T>): Buffer {
+  const buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + FRAME_PAYLOAD_MAX + 1);
+  const end = codec.encodeInto(payload, buf, FRAME_HEADER_BYTES);
+  const len = end - FRAME_HEADER_BYTES;
+  if (end < 0 || len > FRAME_PAYLOAD_MAX) throw new Error(`spool record too large (over ${FRAME_PAYLOAD_MAX} bytes)`);
+  buf.writeUInt32BE(len, 0);
+  buf.writeUInt32BE(crc32(buf.subarray(FRAME_HEADER_BYTES, end)), 4);
+  return Buffer.from(buf.subarray(0, end));
 }
 
 /**
@@ -119,9 +145,32 @@ async function fsyncDir(dir: PathLike): Promise<void> {
   }
 }
 
-export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
+/** One write+sync: the callers of append() whose frames it carries share its promise. */
+interface SyncGroup {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function newGroup(): SyncGroup {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Room a frame may need at the end of the append buffer before encodeInto is certain to fit it. */
+const FRAME_ROOM = FRAME_HEADER_BYTES + FRAME_PAYLOAD_MAX + 1;
+/** A spare append buffer larger than this (after a burst) is dropped, not kept. */
+const SPARE_KEEP_BYTES = 4 * 1024 * 1024;
+
+export function createAcctSpool<T>(opts: AcctSpoolOptions<T>): AcctSpool<T> {
   const path = join(opts.dir, SPOOL_FILE);
   const headPath = join(opts.dir, HEAD_FILE);
+  const codec = opts.codec ?? (jsonCodec as SpoolCodec<T>);
   let fh: FileHandle | null = null;
   /** Bytes durably in the file (all frames complete). */
   let size = 0;
@@ -130,9 +179,13 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
   /** Next byte read() hands out. */
   let cursor = 0;
   let pendingRecords = 0;
-  // Appends waiting for the next write+sync, and the bytes they will add.
-  let buffered: { frame: Buffer; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  // Frames waiting for the next write+sync are encoded straight into `buf` (no buffer per
+  // record); the sync in progress owns the other buffer, which comes back as `spare`.
+  let buf: Buffer = Buffer.allocUnsafe(256 * 1024);
+  let spare: Buffer | null = Buffer.allocUnsafe(256 * 1024);
   let bufferedBytes = 0;
+  let bufferedRecords = 0;
+  let group: SyncGroup | null = null;
   let syncing = false;
   /** Bytes being written by the sync in progress (not yet in `size`). */
   let syncingBytes = 0;
@@ -162,17 +215,22 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
   };
 
   const syncBuffered = (): void => {
-    if (syncing || buffered.length === 0) return;
+    if (syncing || bufferedRecords === 0 || !group) return;
     syncing = true;
-    const batch = buffered;
-    buffered = [];
+    const batch = group;
+    const records = bufferedRecords;
     const bytes = bufferedBytes;
+    const data = buf.subarray(0, bytes);
+    const owned = buf;
+    buf = spare ?? Buffer.allocUnsafe(256 * 1024);
+    spare = null;
+    group = null;
+    bufferedRecords = 0;
     bufferedBytes = 0;
     syncingBytes = bytes;
     void serial(async () => {
       const handle = fh;
       if (!handle) throw new Error("spool is closed");
-      const data = Buffer.concat(batch.map((b) => b.frame), bytes);
       try {
         let written = 0;
         while (written < data.length) {
@@ -186,21 +244,24 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
         throw err;
       }
       size += data.length;
-      pendingRecords += batch.length;
+      pendingRecords += records;
       counters.syncs++;
-      counters.appended += batch.length;
-    }).then(
-      () => {
-        for (const b of batch) b.resolve();
-      },
-      (err: unknown) => {
-        for (const b of batch) b.reject(err);
-      },
-    ).finally(() => {
-      syncing = false;
-      syncingBytes = 0;
-      syncBuffered();
-    });
+      counters.appended += records;
+    })
+      .then(batch.resolve, batch.reject)
+      .finally(() => {
+        syncing = false;
+        syncingBytes = 0;
+        if (owned.length <= SPARE_KEEP_BYTES) spare = owned;
+        syncBuffered();
+      });
+  };
+
+  /** Replaces the append buffer by a larger one holding the same unsynced frames. */
+  const grow = (need: number) => {
+    const next = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+    buf.copy(next, 0, 0, bufferedBytes);
+    buf = next;
   };
 
   return {
@@ -233,22 +294,30 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
 
     append(payload) {
       if (!fh) return Promise.reject(new Error("spool is not open"));
-      let frame: Buffer;
+      const at = bufferedBytes;
+      let end: number;
       try {
-        frame = encodeFrame(payload);
+        if (buf.length - at < FRAME_ROOM) grow(at + FRAME_ROOM);
+        end = codec.encodeInto(payload, buf, at + FRAME_HEADER_BYTES);
+        if (end < 0) throw new Error(`spool record too large (over ${FRAME_PAYLOAD_MAX} bytes)`);
       } catch (err) {
         return Promise.reject(err);
       }
+      const len = end - at - FRAME_HEADER_BYTES;
+      if (len > FRAME_PAYLOAD_MAX) return Promise.reject(new Error(`spool record too large (${len} bytes)`));
       const used = size + syncingBytes + bufferedBytes;
-      if (used + frame.length > opts.maxBytes) {
+      if (used + (end - at) > opts.maxBytes) {
         counters.rejectedFull++;
         return Promise.reject(new SpoolFullError(used));
       }
-      return new Promise<void>((resolve, reject) => {
-        buffered.push({ frame, resolve, reject });
-        bufferedBytes += frame.length;
-        syncBuffered();
-      });
+      buf.writeUInt32BE(len, at);
+      buf.writeUInt32BE(crc32(buf.subarray(at + FRAME_HEADER_BYTES, end)), at + 4);
+      bufferedBytes = end;
+      bufferedRecords++;
+      group ??= newGroup();
+      const p = group.promise;
+      syncBuffered();
+      return p;
     },
 
     async read(max) {
@@ -260,7 +329,7 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
       const { frames, bad } = decodeFrames(buf.subarray(0, bytesRead), 0, max);
       if (frames.length === 0 && bad) throw new Error(`accounting spool corrupt at offset ${cursor}`);
       const base = cursor;
-      const out = frames.map((f) => ({ payload: JSON.parse(f.body.toString("utf8")) as T, end: base + f.end }));
+      const out = frames.map((f) => ({ payload: codec.decode(f.body), end: base + f.end }));
       cursor = out.at(-1)?.end ?? cursor;
       return out;
     },
@@ -271,7 +340,7 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
 
     async commit(end, n) {
       // After close() the directory may already belong to the next process: never touch it.
-      const consumed = () => size > 0 && head >= size && buffered.length === 0 && !syncing;
+      const consumed = () => size > 0 && head >= size && bufferedRecords === 0 && !syncing;
       if (!fh || (end <= head && !consumed())) return;
       await serial(async () => {
         if (!fh) return;
@@ -293,10 +362,10 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
     },
 
     get pending() {
-      return head < size || buffered.length > 0 || syncing;
+      return head < size || bufferedRecords > 0 || syncing;
     },
     get pendingRecords() {
-      return pendingRecords + buffered.length;
+      return pendingRecords + bufferedRecords;
     },
     get bytes() {
       return size + syncingBytes + bufferedBytes;
@@ -305,7 +374,7 @@ export function createAcctSpool<T>(opts: AcctSpoolOptions): AcctSpool<T> {
 
     async close() {
       // Let queued appends finish (their callers wait for an answer).
-      while (buffered.length > 0 || syncing) {
+      while (bufferedRecords > 0 || syncing) {
         syncBuffered();
         await chain;
         await new Promise((r) => setImmediate(r));

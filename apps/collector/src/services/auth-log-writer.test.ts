@@ -36,7 +36,10 @@ describe("auth log writer", () => {
     const w = createAuthLogWriter(db, silentLogger, { batchRowsMax: 4, queueRowsMax: 100 });
     for (let i = 0; i < 10; i++) w.push(row(i));
     await w.flush();
-    expect(db.statements.map((p) => p.length / 10)).toEqual([4, 4, 2]);
+    // One statement per batch: ten column arrays of the batch's length.
+    expect(db.statements.map((p) => p.length)).toEqual([10, 10, 10]);
+    expect(db.statements.map((p) => (p[0] as unknown[]).length)).toEqual([4, 4, 2]);
+    expect((db.statements[2]![3] as string[])).toEqual(["u8", "u9"]);
     expect(w.counters).toMatchObject({ written: 10, queued: 0, droppedQueueFull: 0 });
   });
 

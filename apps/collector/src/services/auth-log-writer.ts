@@ -1,7 +1,7 @@
 // Auth log rows leave the RADIUS hot path through a bounded queue, written in batches on
 // a timer. The reply never waits for it: a full queue or a database error drops rows and
 // counts them (the auth log is for support, not for billing).
-import { insertAuthLog, type AuthLogRow } from "@isp/db/auth-log";
+import { insertAuthLogColumns, type AuthLogColumns, type AuthLogRow } from "@isp/db/auth-log";
 import type { Queryable } from "@isp/db/timeseries";
 import type { Logger } from "../log";
 
@@ -28,7 +28,7 @@ export function createAuthLogWriter(q: Queryable, log: Logger, config: Partial<A
   // The queue is a ring of columns (queueRowsMax slots), not an array of row objects: a
   // queued row is a few numbers and references to strings that already exist (constants,
   // the router's address, the cached username), so rows waiting for the next flush add
-  // little to what each scavenge must copy. Rows are rebuilt as objects only for the INSERT.
+  // little to what each scavenge must copy. A batch leaves as ten arrays (one INSERT ... unnest).
   const cap = Math.max(1, cfg.queueRowsMax);
   const time = new Float64Array(cap);
   const routerId = new Float64Array(cap);
@@ -47,44 +47,54 @@ export function createAuthLogWriter(q: Queryable, log: Logger, config: Partial<A
   let lastErrorLogMs = 0;
   const counters = { queued: 0, written: 0, droppedQueueFull: 0, droppedWriteFailed: 0 };
 
-  /** Takes up to n rows off the front of the ring as objects, releasing the slots' strings. */
-  function take(n: number): AuthLogRow[] {
-    const batch: AuthLogRow[] = [];
+  /** Takes up to n rows off the front of the ring as columns, releasing the slots' strings. */
+  function take(n: number): AuthLogColumns {
+    const c: AuthLogColumns = {
+      time: new Array<number>(n),
+      routerId: new Array<number | null>(n),
+      nasIp: new Array<string>(n),
+      username: new Array<string>(n),
+      subscriberId: new Array<number | null>(n),
+      callingStationId: new Array<string | null>(n),
+      method: new Array<AuthLogRow["method"]>(n),
+      result: new Array<AuthLogRow["result"]>(n),
+      reason: new Array<string>(n),
+      reply: new Array<string | null>(n),
+    };
     for (let k = 0; k < n; k++) {
       const i = head;
-      batch.push({
-        time: new Date(time[i]!),
-        routerId: Number.isNaN(routerId[i]!) ? null : routerId[i]!,
-        nasIp: nasIp[i]!,
-        username: username[i]!,
-        subscriberId: Number.isNaN(subscriberId[i]!) ? null : subscriberId[i]!,
-        callingStationId: callingStationId[i]!,
-        method: method[i]!,
-        result: result[i]!,
-        reason: reason[i]!,
-        reply: reply[i]!,
-      });
+      c.time[k] = time[i]!;
+      c.routerId[k] = Number.isNaN(routerId[i]!) ? null : routerId[i]!;
+      c.nasIp[k] = nasIp[i]!;
+      c.username[k] = username[i]!;
+      c.subscriberId[k] = Number.isNaN(subscriberId[i]!) ? null : subscriberId[i]!;
+      c.callingStationId[k] = callingStationId[i]!;
+      c.method[k] = method[i]!;
+      c.result[k] = result[i]!;
+      c.reason[k] = reason[i]!;
+      c.reply[k] = reply[i]!;
       nasIp[i] = username[i] = reason[i] = "";
       callingStationId[i] = reply[i] = null;
       head = head + 1 === cap ? 0 : head + 1;
     }
     count -= n;
-    return batch;
+    return c;
   }
 
   async function drain(): Promise<void> {
     while (count > 0) {
       const batch = take(Math.min(cfg.batchRowsMax, count));
+      const rows = batch.time.length;
       counters.queued = count;
       try {
-        await insertAuthLog(q, batch);
-        counters.written += batch.length;
+        await insertAuthLogColumns(q, batch);
+        counters.written += rows;
       } catch (err) {
-        counters.droppedWriteFailed += batch.length;
+        counters.droppedWriteFailed += rows;
         const now = Date.now();
         if (now - lastErrorLogMs > 10_000) {
           lastErrorLogMs = now;
-          log.warn(`auth log: dropped ${batch.length} rows`, { error: (err as Error).message });
+          log.warn(`auth log: dropped ${rows} rows`, { error: (err as Error).message });
         }
       }
     }

@@ -1,6 +1,5 @@
 // The seam between @isp/network (bytes, servers, CoA client) and the collector's
 // services (policy). Everything protocol-shaped is adapted here.
-import { timingSafeEqual } from "node:crypto";
 import { parseAccountingRequest, type AcctStatus as WireAcctStatus } from "@isp/network/radius/accounting";
 import { PacketCode, type AttributeValue } from "@isp/network/radius/codec";
 import { CoaClient } from "@isp/network/radius/coa-client";
@@ -10,12 +9,14 @@ import {
   createRadiusServer,
   type DropReason as ServerDropReason,
   type DroppedRequestInfo,
+  type RadiusReply,
+  type RadiusRequest,
   type RadiusServerCounters,
   type RadiusServerLogEvent,
 } from "@isp/network/radius/server";
 import type { Logger } from "../log";
 import type { DisconnectAnswer, DisconnectRequest } from "./enforcement-worker";
-import type { AcctHandler, AuthHandler, AuthRequestView } from "./radius-types";
+import type { AcctHandler, AuthHandler, AuthReply, AuthRequestView } from "./radius-types";
 import type { AcctStatus } from "./session-store";
 
 export function planRateLimit(plan: { downloadKbps: number; uploadKbps: number }): string {
@@ -59,10 +60,12 @@ const wireStatus: Partial<Record<WireAcctStatus, AcctStatus>> = {
   "Accounting-Off": "off",
 };
 
+/** Equal strings, comparing every UTF-16 unit whatever the first difference (no early exit, no Buffers). */
 function equalText(a: string, b: string): boolean {
-  const x = Buffer.from(a, "utf8");
-  const y = Buffer.from(b, "utf8");
-  return x.length === y.length && timingSafeEqual(x, y);
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 function serverLog(log: Logger) {
@@ -96,6 +99,54 @@ function msChapError(ident: number, challenge: Buffer | undefined, disabled: boo
   return Buffer.concat([Buffer.from([ident]), Buffer.from(text, "ascii")]);
 }
 
+interface AuthWireContext {
+  req: RadiusRequest;
+  /** Set by the MS-CHAPv2 check when it succeeds. */
+  msChap: Extract<VerifyMsChapV2Result, { ok: true }> | null;
+  msResponse: Buffer | undefined;
+  msChallenge: Buffer | undefined;
+  msV1Response: Buffer | undefined;
+}
+
+function checkMsChapV2(ctx: AuthWireContext, userName: string, clear: string): boolean {
+  const r = verifyMsChapV2({ username: userName, password: clear, authenticatorChallenge: ctx.msChallenge!, response: ctx.msResponse! });
+  ctx.msChap = r.ok ? r : null;
+  return r.ok;
+}
+
+function checkMsChapV1(ctx: AuthWireContext, clear: string): boolean {
+  return verifyMsChapV1({ password: clear, challenge: ctx.msChallenge!, response: ctx.msV1Response! });
+}
+
+function authReplyToWire(ctx: AuthWireContext, reply: AuthReply): RadiusReply {
+  const { req, msResponse, msChallenge, msV1Response } = ctx;
+  const attributes: Array<readonly [string, AttributeValue]> = [];
+  for (const a of reply.attributes) attributes.push([a.name, a.value]);
+  let code: number = reply.code === "accept" ? PacketCode.AccessAccept : PacketCode.AccessReject;
+  if (req.authMethod === "mschapv2") {
+    const ok = ctx.msChap;
+    if (code === PacketCode.AccessAccept && ok) {
+      // The peer authenticates us with MS-CHAP2-Success; MPPE keys are hidden with our
+      // secret and this request's authenticator (RFC 2548 2.4.2).
+      attributes.push(
+        ["MS-CHAP2-Success", ok.successAttribute],
+        ...mppeKeyAttributes({ secret: req.secret, requestAuthenticator: req.packet.authenticator, passwordHashHash: ok.passwordHashHash, ntResponse: ok.ntResponse }),
+        ["MS-MPPE-Encryption-Policy", MPPE_ENCRYPTION_POLICY],
+        ["MS-MPPE-Encryption-Types", MPPE_ENCRYPTION_TYPES],
+      );
+    } else {
+      // An MS-CHAPv2 Accept without MS-CHAP2-Success would fail at the client anyway.
+      code = PacketCode.AccessReject;
+      attributes.push(["MS-CHAP-Error", msChapError(msResponse?.[0] ?? 0, msChallenge, reply.accountDisabled === true)]);
+    }
+  }
+  if (req.authMethod === "mschapv1" && code === PacketCode.AccessReject) {
+    // MS-CHAPv1 is authentication only: no MS-CHAP-MPPE-Keys on Accept (docs/radius-auth.md).
+    attributes.push(["MS-CHAP-Error", Buffer.concat([Buffer.from([msV1Response?.[0] ?? 0]), Buffer.from(`E=${reply.accountDisabled ? 647 : 691} R=0`, "ascii")])]);
+  }
+  return { code, attributes };
+}
+
 export async function createAuthEndpoint(opts: AuthEndpointOptions, handler: AuthHandler): Promise<RadiusEndpoint> {
   const server = createRadiusServer({
     kind: "auth",
@@ -106,58 +157,37 @@ export async function createAuthEndpoint(opts: AuthEndpointOptions, handler: Aut
     inFlightMax: opts.inFlightMax,
     ...(opts.requireMessageAuthenticatorFor ? { requireMessageAuthenticatorFor: opts.requireMessageAuthenticatorFor } : {}),
     ...(opts.onDrop ? { onDrop: opts.onDrop } : {}),
-    handler: async (req) => {
+    handler: (req) => {
       const userName = req.getString("User-Name") ?? null;
+      const ctx: AuthWireContext = {
+        req,
+        msChap: null,
+        msResponse: req.getBuffer("MS-CHAP2-Response"),
+        msChallenge: req.getBuffer("MS-CHAP-Challenge"),
+        msV1Response: req.authMethod === "mschapv1" ? req.getBuffer("MS-CHAP-Response") : undefined,
+      };
+      // Bound module functions rather than closures: the hot path creates no new function
+      // literals (tsx's keep-names wrapper gives every fresh closure its own hidden class).
       let credentialMatches: AuthRequestView["credentialMatches"] = null;
-      let msChap: Extract<VerifyMsChapV2Result, { ok: true }> | null = null;
-      const msResponse = req.getBuffer("MS-CHAP2-Response");
-      const msChallenge = req.getBuffer("MS-CHAP-Challenge");
-      const msV1Response = req.authMethod === "mschapv1" ? req.getBuffer("MS-CHAP-Response") : undefined;
       if (req.authMethod === "pap") {
         const offered = req.papPassword();
-        if (offered !== undefined) credentialMatches = (clear) => equalText(offered, clear);
+        if (offered !== undefined) credentialMatches = equalText.bind(null, offered);
       } else if (req.authMethod === "chap") {
-        credentialMatches = (clear) => req.verifyChap(clear);
-      } else if (req.authMethod === "mschapv2" && msResponse && msChallenge && userName !== null) {
-        credentialMatches = (clear) => {
-          const r = verifyMsChapV2({ username: userName, password: clear, authenticatorChallenge: msChallenge, response: msResponse });
-          msChap = r.ok ? r : null;
-          return r.ok;
-        };
-      } else if (msV1Response && msChallenge) {
-        credentialMatches = (clear) => verifyMsChapV1({ password: clear, challenge: msChallenge, response: msV1Response });
+        credentialMatches = req.verifyChap.bind(req);
+      } else if (req.authMethod === "mschapv2" && ctx.msResponse && ctx.msChallenge && userName !== null) {
+        credentialMatches = checkMsChapV2.bind(null, ctx, userName);
+      } else if (ctx.msV1Response && ctx.msChallenge) {
+        credentialMatches = checkMsChapV1.bind(null, ctx);
       }
-      const reply = await handler({
+      const answer = handler({
         sourceIp: req.nasIp,
         userName,
         method: req.authMethod,
         credentialMatches,
         callingStationId: req.getString("Calling-Station-Id") ?? null,
       });
-      const attributes: Array<readonly [string, AttributeValue]> = reply.attributes.map((a) => [a.name, a.value] as const);
-      let code = reply.code === "accept" ? PacketCode.AccessAccept : PacketCode.AccessReject;
-      if (req.authMethod === "mschapv2") {
-        const ok = msChap as Extract<VerifyMsChapV2Result, { ok: true }> | null;
-        if (code === PacketCode.AccessAccept && ok) {
-          // The peer authenticates us with MS-CHAP2-Success; MPPE keys are hidden with our
-          // secret and this request's authenticator (RFC 2548 2.4.2).
-          attributes.push(
-            ["MS-CHAP2-Success", ok.successAttribute],
-            ...mppeKeyAttributes({ secret: req.secret, requestAuthenticator: req.packet.authenticator, passwordHashHash: ok.passwordHashHash, ntResponse: ok.ntResponse }),
-            ["MS-MPPE-Encryption-Policy", MPPE_ENCRYPTION_POLICY],
-            ["MS-MPPE-Encryption-Types", MPPE_ENCRYPTION_TYPES],
-          );
-        } else {
-          // An MS-CHAPv2 Accept without MS-CHAP2-Success would fail at the client anyway.
-          code = PacketCode.AccessReject;
-          attributes.push(["MS-CHAP-Error", msChapError(msResponse?.[0] ?? 0, msChallenge, reply.accountDisabled === true)]);
-        }
-      }
-      if (req.authMethod === "mschapv1" && code === PacketCode.AccessReject) {
-        // MS-CHAPv1 is authentication only: no MS-CHAP-MPPE-Keys on Accept (docs/radius-auth.md).
-        attributes.push(["MS-CHAP-Error", Buffer.concat([Buffer.from([msV1Response?.[0] ?? 0]), Buffer.from(`E=${reply.accountDisabled ? 647 : 691} R=0`, "ascii")])]);
-      }
-      return { code, attributes };
+      // The common Accept (caches only) comes back as a value: answered without a promise.
+      return answer instanceof Promise ? answer.then((reply) => authReplyToWire(ctx, reply)) : authReplyToWire(ctx, answer);
     },
   });
   return endpoint(server, await server.start(), { invalidRecords: 0 });

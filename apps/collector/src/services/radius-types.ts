@@ -33,6 +33,7 @@ export interface AcctRequestView {
   record: AcctInput;
 }
 
-/** The handler's answer: send a reply, or stay silent (the NAS retransmits). */
-export type AuthHandler = (req: AuthRequestView) => Promise<AuthReply>;
+/** The handler's answer: send a reply, or stay silent (the NAS retransmits). A value when it
+ * needs no I/O (the common Accept from caches), so the RADIUS server answers without a promise. */
+export type AuthHandler = (req: AuthRequestView) => AuthReply | Promise<AuthReply>;
 export type AcctHandler = (req: AcctRequestView) => Promise<"ack" | "no-ack">;

@@ -1,10 +1,12 @@
 // RADIUS authentication primitives: User-Password hiding (RFC 2865 5.2), CHAP
 // (RFC 2865 5.3 / RFC 1994), Message-Authenticator (RFC 3579 3.2, RFC 2869 5.14),
 // Request/Response Authenticators (RFC 2865 3, RFC 2866 3, RFC 5176 2.3).
-import { createHash, createHmac, randomFillSync, timingSafeEqual } from "node:crypto";
+import { createHash, randomFillSync, timingSafeEqual } from "node:crypto";
 import {
   AUTHENTICATOR_LENGTH,
   encodePacket,
+  encodePacketInto,
+  findAttribute,
   getBuffer,
   HEADER_LENGTH,
   MESSAGE_AUTHENTICATOR_VALUE_OFFSET,
@@ -13,10 +15,17 @@ import {
   type AttributeList,
   type RadiusPacket,
 } from "./codec";
+import { equalBytes, HmacMd5, hmacMd5Key, Md5, secretBytes } from "./md5";
 
 const ZERO16 = Buffer.alloc(AUTHENTICATOR_LENGTH);
 /** RFC 2865 5.2: the hidden password is 16..128 octets. */
 export const PAP_PASSWORD_LENGTH_MAX = 128;
+
+// Hot-path contexts (pure TS, no allocation per packet); every use below is synchronous.
+const md5 = new Md5();
+const hmac = new HmacMd5();
+const digest16 = Buffer.alloc(16);
+const papScratch = Buffer.alloc(PAP_PASSWORD_LENGTH_MAX);
 
 // ---------------------------------------------------------------- PAP
 
@@ -37,25 +46,40 @@ export function encryptUserPassword(password: string | Buffer, secret: string | 
 
 /** Returns the password without its NUL padding, or undefined when the value cannot be a hidden password. */
 export function decryptUserPassword(value: Buffer, secret: string | Buffer, authenticator: Buffer): Buffer | undefined {
-  if (value.length < 16 || value.length > PAP_PASSWORD_LENGTH_MAX || value.length % 16 !== 0) return undefined;
-  const out = Buffer.alloc(value.length);
-  let prev = authenticator;
-  for (let block = 0; block < value.length; block += 16) {
-    const b = createHash("md5").update(secret).update(prev).digest();
-    for (let i = 0; i < 16; i++) out[block + i] = value[block + i]! ^ b[i]!;
-    prev = value.subarray(block, block + 16);
+  const end = decryptUserPasswordInto(value, 0, value.length, secret, authenticator, 0, papScratch);
+  return end < 0 ? undefined : Buffer.from(papScratch.subarray(0, end));
+}
+
+/**
+ * RFC 2865 5.2 reversed into `out` (at least 128 bytes): value = bytes[start..end), the
+ * Request Authenticator = auth[authOff..authOff+16). Returns the length without the NUL
+ * padding, or -1 when the value cannot be a hidden password. No allocation.
+ */
+function decryptUserPasswordInto(bytes: Uint8Array, start: number, end: number, secret: string | Buffer, auth: Uint8Array, authOff: number, out: Uint8Array): number {
+  const length = end - start;
+  if (length < 16 || length > PAP_PASSWORD_LENGTH_MAX || length % 16 !== 0) return -1;
+  const key = secretBytes(secret);
+  for (let block = 0; block < length; block += 16) {
+    md5.reset().update(key);
+    if (block === 0) md5.update(auth, authOff, authOff + 16);
+    else md5.update(bytes, start + block - 16, start + block);
+    md5.digestInto(digest16, 0);
+    for (let i = 0; i < 16; i++) out[block + i] = bytes[start + block + i]! ^ digest16[i]!;
   }
-  let end = out.length;
-  while (end > 0 && out[end - 1] === 0) end--;
-  return out.subarray(0, end);
+  let n = length;
+  while (n > 0 && out[n - 1] === 0) n--;
+  return n;
 }
 
 /** The PAP password of an Access-Request as a string, or undefined (absent or malformed). */
 export function papPassword(packet: RadiusPacket, secret: string): string | undefined {
-  const value = getBuffer(packet, "User-Password");
-  if (!value) return undefined;
-  return decryptUserPassword(value, secret, packet.authenticator)?.toString("utf8");
+  const a = findAttribute(packet, USER_PASSWORD_TYPE, 0);
+  if (!a) return undefined;
+  const n = decryptUserPasswordInto(packet.raw, a.start, a.end, secret, packet.raw, 4, papScratch);
+  return n < 0 ? undefined : papScratch.toString("utf8", 0, n);
 }
+
+const USER_PASSWORD_TYPE = 2;
 
 // ---------------------------------------------------------------- CHAP
 
@@ -92,14 +116,21 @@ export function verifyChap(packet: RadiusPacket, password: string | Buffer): boo
  * accounting/CoA requests: zeros; responses: the request's). Fed in pieces to avoid a copy.
  */
 export function computeMessageAuthenticator(raw: Buffer, valueOffset: number, authenticatorField: Buffer, secret: string | Buffer): Buffer {
-  const length = raw.readUInt16BE(2);
-  return createHmac("md5", secret)
-    .update(raw.subarray(0, 4))
-    .update(authenticatorField)
-    .update(raw.subarray(HEADER_LENGTH, valueOffset))
+  const out = Buffer.allocUnsafe(16);
+  messageAuthenticatorInto(raw, valueOffset, authenticatorField, secret, out, 0);
+  return out;
+}
+
+function messageAuthenticatorInto(raw: Uint8Array, valueOffset: number, authenticatorField: Uint8Array, secret: string | Buffer, out: Uint8Array, outOffset: number): void {
+  const length = (raw[2]! << 8) | raw[3]!;
+  hmac
+    .begin(hmacMd5Key(secret))
+    .update(raw, 0, 4)
+    .update(authenticatorField, 0, 16)
+    .update(raw, HEADER_LENGTH, valueOffset)
     .update(ZERO16)
-    .update(raw.subarray(valueOffset + 16, length))
-    .digest();
+    .update(raw, valueOffset + 16, length)
+    .digestInto(out, outOffset);
 }
 
 /** Which bytes stand in the Authenticator field while the Message-Authenticator is computed. */
@@ -126,8 +157,8 @@ export function verifyMessageAuthenticator(packet: RadiusPacket, secret: string 
   const off = packet.messageAuthenticatorOffset;
   if (off < 0) return true;
   const field = messageAuthenticatorField(packet.code, packet.authenticator, requestAuthenticator);
-  const expected = computeMessageAuthenticator(packet.raw, off, field, secret);
-  return timingSafeEqual(expected, packet.raw.subarray(off, off + 16));
+  messageAuthenticatorInto(packet.raw, off, field, secret, digest16, 0);
+  return equalBytes(digest16, 0, packet.raw, off, 16);
 }
 
 export function hasValidMessageAuthenticator(packet: RadiusPacket, secret: string | Buffer, requestAuthenticator?: Buffer): boolean {
@@ -138,8 +169,14 @@ export function hasValidMessageAuthenticator(packet: RadiusPacket, secret: strin
 
 /** MD5(Code+Identifier+Length + `authenticatorField` + Attributes + Secret). */
 function md5Authenticator(raw: Buffer, authenticatorField: Buffer, secret: string | Buffer): Buffer {
-  const length = raw.readUInt16BE(2);
-  return createHash("md5").update(raw.subarray(0, 4)).update(authenticatorField).update(raw.subarray(HEADER_LENGTH, length)).update(secret).digest();
+  const out = Buffer.allocUnsafe(16);
+  md5AuthenticatorInto(raw, authenticatorField, secret, out, 0);
+  return out;
+}
+
+function md5AuthenticatorInto(raw: Uint8Array, authenticatorField: Uint8Array, secret: string | Buffer, out: Uint8Array, outOffset: number): void {
+  const length = (raw[2]! << 8) | raw[3]!;
+  md5.reset().update(raw, 0, 4).update(authenticatorField, 0, 16).update(raw, HEADER_LENGTH, length).update(secretBytes(secret)).digestInto(out, outOffset);
 }
 
 /** Response Authenticator (RFC 2865 3) for an encoded response. */
@@ -158,7 +195,8 @@ export function accountingRequestAuthenticator(raw: Buffer, secret: string | Buf
 }
 
 export function verifyAccountingRequestAuthenticator(packet: RadiusPacket, secret: string | Buffer): boolean {
-  return timingSafeEqual(accountingRequestAuthenticator(packet.raw, secret), packet.authenticator);
+  md5AuthenticatorInto(packet.raw, ZERO16, secret, digest16, 0);
+  return equalBytes(digest16, 0, packet.raw, 4, 16);
 }
 
 /** Request codes whose Authenticator is computed (not random) and must be verified. */
@@ -181,23 +219,38 @@ export interface EncodeResponseInput {
 }
 
 export function encodeResponse(input: EncodeResponseInput): Buffer {
+  const length = encodeResponseInto(input, responseScratch);
+  return Buffer.from(responseScratch.subarray(0, length));
+}
+
+const responseScratch = Buffer.alloc(4096);
+
+/**
+ * encodeResponse into `out` (at least 4096 bytes, the RADIUS maximum); returns the length.
+ * The server encodes every reply into one reused buffer this way.
+ */
+export function encodeResponseInto(input: EncodeResponseInput, out: Buffer): number {
   const withMa = input.messageAuthenticator !== false;
-  const raw = encodePacket({
-    code: input.code,
-    identifier: input.identifier,
-    authenticator: input.requestAuthenticator,
-    attributes: input.attributes,
-    messageAuthenticator: withMa,
-  });
+  const length = encodePacketInto(
+    {
+      code: input.code,
+      identifier: input.identifier,
+      authenticator: input.requestAuthenticator,
+      attributes: input.attributes,
+      messageAuthenticator: withMa,
+    },
+    out,
+  );
   if (withMa) {
     const field =
       input.requestCode === PacketCode.StatusServer
         ? input.requestAuthenticator
         : messageAuthenticatorField(input.code, input.requestAuthenticator, input.requestAuthenticator);
-    computeMessageAuthenticator(raw, MESSAGE_AUTHENTICATOR_VALUE_OFFSET, field, input.secret).copy(raw, MESSAGE_AUTHENTICATOR_VALUE_OFFSET);
+    messageAuthenticatorInto(out, MESSAGE_AUTHENTICATOR_VALUE_OFFSET, field, input.secret, out, MESSAGE_AUTHENTICATOR_VALUE_OFFSET);
   }
-  responseAuthenticator(raw, input.requestAuthenticator, input.secret).copy(raw, 4);
-  return raw;
+  md5AuthenticatorInto(out, input.requestAuthenticator, input.secret, digest16, 0);
+  digest16.copy(out, 4);
+  return length;
 }
 
 export interface EncodeRequestInput {

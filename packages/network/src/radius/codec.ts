@@ -87,6 +87,38 @@ export class RadiusEncodeError extends Error {
   override readonly name = "RadiusEncodeError";
 }
 
+/**
+ * A decoded packet. Attributes are kept as offsets into `raw` (four numbers each in one
+ * array), so decoding allocates two objects; `attributes` and `authenticator` are built
+ * on first use, and the getters below read values straight from `raw`.
+ */
+class DecodedPacket implements RadiusPacket {
+  private attributeList: RawAttribute[] | undefined;
+  private authenticatorView: Buffer | undefined;
+  constructor(
+    readonly code: number,
+    readonly identifier: number,
+    readonly raw: Buffer,
+    readonly messageAuthenticatorOffset: number,
+    /** vendorId, type, value start, value end (offsets in raw), per attribute in wire order. */
+    readonly table: number[],
+  ) {}
+
+  get authenticator(): Buffer {
+    return (this.authenticatorView ??= this.raw.subarray(4, HEADER_LENGTH));
+  }
+
+  get attributes(): RawAttribute[] {
+    if (!this.attributeList) {
+      const t = this.table;
+      const list: RawAttribute[] = [];
+      for (let i = 0; i < t.length; i += 4) list.push({ vendorId: t[i]!, type: t[i + 1]!, value: this.raw.subarray(t[i + 2]!, t[i + 3]!) });
+      this.attributeList = list;
+    }
+    return this.attributeList;
+  }
+}
+
 export function decodePacket(buf: Buffer): RadiusPacket {
   if (buf.length < HEADER_LENGTH) throw new RadiusDecodeError("too-short", `packet of ${buf.length} bytes is shorter than ${HEADER_LENGTH}`);
   const length = buf.readUInt16BE(2);
@@ -96,7 +128,7 @@ export function decodePacket(buf: Buffer): RadiusPacket {
   // RFC 2865 3: shorter than Length is discarded, octets beyond Length are padding.
   if (buf.length < length) throw new RadiusDecodeError("truncated", `length field ${length} exceeds datagram of ${buf.length} bytes`);
   const raw = buf.length === length ? buf : buf.subarray(0, length);
-  const attributes: RawAttribute[] = [];
+  const table: number[] = [];
   let messageAuthenticatorOffset = -1;
   let pos = HEADER_LENGTH;
   while (pos < length) {
@@ -107,27 +139,20 @@ export function decodePacket(buf: Buffer): RadiusPacket {
     const end = pos + attrLength;
     if (end > length) throw new RadiusDecodeError("attribute-overflow", `attribute ${type} at ${pos} overruns the packet`);
     if (type === VENDOR_SPECIFIC_TYPE) {
-      decodeVsa(raw, pos, end, attributes);
+      decodeVsa(raw, pos, end, table);
     } else {
       if (type === MESSAGE_AUTHENTICATOR_TYPE) {
         if (attrLength !== 18) throw new RadiusDecodeError("message-authenticator-length", `Message-Authenticator of length ${attrLength}`);
         if (messageAuthenticatorOffset < 0) messageAuthenticatorOffset = pos + 2;
       }
-      attributes.push({ vendorId: 0, type, value: raw.subarray(pos + 2, end) });
+      table.push(0, type, pos + 2, end);
     }
     pos = end;
   }
-  return {
-    code: raw[0]!,
-    identifier: raw[1]!,
-    authenticator: raw.subarray(4, HEADER_LENGTH),
-    attributes,
-    raw,
-    messageAuthenticatorOffset,
-  };
+  return new DecodedPacket(raw[0]!, raw[1]!, raw, messageAuthenticatorOffset, table);
 }
 
-function decodeVsa(raw: Buffer, pos: number, end: number, out: RawAttribute[]): void {
+function decodeVsa(raw: Buffer, pos: number, end: number, out: number[]): void {
   // 2 header + 4 vendor id is the least a VSA can be.
   if (end - pos < 6) throw new RadiusDecodeError("vsa-truncated", `Vendor-Specific at ${pos} is shorter than 6 bytes`);
   const vendorId = raw.readUInt32BE(pos + 2);
@@ -135,7 +160,7 @@ function decodeVsa(raw: Buffer, pos: number, end: number, out: RawAttribute[]): 
   if (!KNOWN_VENDOR_IDS.has(vendorId)) {
     // Some vendors use other sub-attribute layouts (RFC 2865 5.26 only "should");
     // keep an unknown vendor's payload opaque rather than reject the packet.
-    out.push({ vendorId, type: VENDOR_SPECIFIC_TYPE, value: raw.subarray(sub, end) });
+    out.push(vendorId, VENDOR_SPECIFIC_TYPE, sub, end);
     return;
   }
   if (sub === end) throw new RadiusDecodeError("vsa-truncated", `Vendor-Specific of vendor ${vendorId} at ${pos} is empty`);
@@ -146,16 +171,51 @@ function decodeVsa(raw: Buffer, pos: number, end: number, out: RawAttribute[]): 
     if (subLength < 2 || sub + subLength > end) {
       throw new RadiusDecodeError("vsa-sub-attribute-invalid", `vendor ${vendorId} sub-attribute ${vendorType} at ${sub} has length ${subLength}`);
     }
-    out.push({ vendorId, type: vendorType, value: raw.subarray(sub + 2, sub + subLength) });
+    out.push(vendorId, vendorType, sub + 2, sub + subLength);
     sub += subLength;
   }
 }
 
 // ---------------------------------------------------------------- attribute getters
 
-function find(packet: RadiusPacket, def: AttributeDef): RawAttribute | undefined {
-  for (const a of packet.attributes) if (a.type === def.code && a.vendorId === def.vendorId) return a;
+/** Where an attribute's value sits in `packet.raw`: [start, end), or undefined when absent. No allocation for decoded packets. */
+export interface AttributeRange {
+  start: number;
+  end: number;
+}
+
+const rangeScratch: AttributeRange = { start: 0, end: 0 };
+
+/**
+ * The first attribute of this type (vendor 0: standard) as a range in packet.raw. The
+ * returned object is shared and overwritten by the next call: read it at once.
+ */
+export function findAttribute(packet: RadiusPacket, type: number, vendorId: number): AttributeRange | undefined {
+  if (packet instanceof DecodedPacket) {
+    const t = packet.table;
+    for (let i = 0; i < t.length; i += 4) {
+      if (t[i + 1] === type && t[i] === vendorId) {
+        rangeScratch.start = t[i + 2]!;
+        rangeScratch.end = t[i + 3]!;
+        return rangeScratch;
+      }
+    }
+    return undefined;
+  }
+  for (const a of packet.attributes) {
+    if (a.type === type && a.vendorId === vendorId) {
+      // A packet not made by decodePacket: its values are views into raw.
+      rangeScratch.start = a.value.byteOffset - packet.raw.byteOffset;
+      rangeScratch.end = rangeScratch.start + a.value.length;
+      return rangeScratch;
+    }
+  }
   return undefined;
+}
+
+function findDef(packet: RadiusPacket, name: string): AttributeRange | undefined {
+  const def = defOf(name);
+  return findAttribute(packet, def.code, def.vendorId);
 }
 
 function defOf(name: string): AttributeDef {
@@ -165,23 +225,35 @@ function defOf(name: string): AttributeDef {
 }
 
 export function hasAttribute(packet: RadiusPacket, name: string): boolean {
-  return find(packet, defOf(name)) !== undefined;
+  return findDef(packet, name) !== undefined;
 }
 
 export function getBuffer(packet: RadiusPacket, name: string): Buffer | undefined {
-  return find(packet, defOf(name))?.value;
+  const r = findDef(packet, name);
+  return r ? packet.raw.subarray(r.start, r.end) : undefined;
 }
 
 /** All values of a repeated attribute (Class, Proxy-State, Cisco-AVPair, ...), in order. */
 export function getAllBuffers(packet: RadiusPacket, name: string): Buffer[] {
   const def = defOf(name);
   const out: Buffer[] = [];
+  if (packet instanceof DecodedPacket) {
+    const t = packet.table;
+    for (let i = 0; i < t.length; i += 4) if (t[i + 1] === def.code && t[i] === def.vendorId) out.push(packet.raw.subarray(t[i + 2]!, t[i + 3]!));
+    return out;
+  }
   for (const a of packet.attributes) if (a.type === def.code && a.vendorId === def.vendorId) out.push(a.value);
   return out;
 }
 
+/** True when the packet has at least one attribute of this type (cheap; no allocation). */
+export function hasAttributeCode(packet: RadiusPacket, type: number, vendorId = 0): boolean {
+  return findAttribute(packet, type, vendorId) !== undefined;
+}
+
 export function getString(packet: RadiusPacket, name: string): string | undefined {
-  return find(packet, defOf(name))?.value.toString("utf8");
+  const r = findDef(packet, name);
+  return r ? packet.raw.toString("utf8", r.start, r.end) : undefined;
 }
 
 export function getAllStrings(packet: RadiusPacket, name: string): string[] {
@@ -190,21 +262,24 @@ export function getAllStrings(packet: RadiusPacket, name: string): string[] {
 
 /** 32-bit unsigned integer (also enumerations and dates); undefined when absent or not 4 bytes. */
 export function getInt(packet: RadiusPacket, name: string): number | undefined {
-  const v = find(packet, defOf(name))?.value;
-  return v && v.length === 4 ? v.readUInt32BE(0) : undefined;
+  const r = findDef(packet, name);
+  return r && r.end - r.start === 4 ? packet.raw.readUInt32BE(r.start) : undefined;
 }
 
 export function getBigInt(packet: RadiusPacket, name: string): bigint | undefined {
-  const v = find(packet, defOf(name))?.value;
-  if (!v) return undefined;
-  if (v.length === 8) return v.readBigUInt64BE(0);
-  if (v.length === 4) return BigInt(v.readUInt32BE(0));
+  const r = findDef(packet, name);
+  if (!r) return undefined;
+  if (r.end - r.start === 8) return packet.raw.readBigUInt64BE(r.start);
+  if (r.end - r.start === 4) return BigInt(packet.raw.readUInt32BE(r.start));
   return undefined;
 }
 
 export function getIp(packet: RadiusPacket, name: string): string | undefined {
-  const v = find(packet, defOf(name))?.value;
-  return v && v.length === 4 ? `${v[0]}.${v[1]}.${v[2]}.${v[3]}` : undefined;
+  const r = findDef(packet, name);
+  if (!r || r.end - r.start !== 4) return undefined;
+  const v = packet.raw;
+  const s = r.start;
+  return `${v[s]}.${v[s + 1]}.${v[s + 2]}.${v[s + 3]}`;
 }
 
 export function getDate(packet: RadiusPacket, name: string): Date | undefined {
@@ -256,15 +331,26 @@ export interface EncodeInput {
   messageAuthenticator?: boolean;
 }
 
-function ipv4Bytes(value: string): [number, number, number, number] {
-  const parts = value.split(".");
-  if (parts.length !== 4) throw new RadiusEncodeError(`"${value}" is not an IPv4 address`);
-  const out = parts.map((p) => {
-    const n = /^\d{1,3}$/.test(p) ? Number(p) : NaN;
-    if (!(n >= 0 && n <= 255)) throw new RadiusEncodeError(`"${value}" is not an IPv4 address`);
-    return n;
-  });
-  return out as [number, number, number, number];
+/** Parses dotted-quad IPv4 into a uint32, without allocating; throws on anything else. */
+function ipv4Number(value: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let parts = 0;
+  for (let i = 0; i <= value.length; i++) {
+    const c = i < value.length ? value.charCodeAt(i) : 46;
+    if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && part <= 255 && parts < 4) {
+      n = n * 256 + part;
+      parts++;
+      part = 0;
+      digits = 0;
+    } else throw new RadiusEncodeError(`"${value}" is not an IPv4 address`);
+  }
+  if (parts !== 4) throw new RadiusEncodeError(`"${value}" is not an IPv4 address`);
+  return n;
 }
 
 function integerOf(def: AttributeDef, value: AttributeValue): number {
@@ -309,13 +395,8 @@ function writeValue(def: AttributeDef, value: AttributeValue, out: Buffer, offse
     case "ipaddr":
       if (Buffer.isBuffer(value)) value.copy(out, offset);
       else if (typeof value === "number") out.writeUInt32BE(value >>> 0, offset);
-      else if (typeof value === "string") {
-        const b = ipv4Bytes(value);
-        out[offset] = b[0];
-        out[offset + 1] = b[1];
-        out[offset + 2] = b[2];
-        out[offset + 3] = b[3];
-      } else throw new RadiusEncodeError(`${def.name} needs an IPv4 address`);
+      else if (typeof value === "string") out.writeUInt32BE(ipv4Number(value), offset);
+      else throw new RadiusEncodeError(`${def.name} needs an IPv4 address`);
       return;
     case "integer":
     case "date":
@@ -330,17 +411,37 @@ function writeValue(def: AttributeDef, value: AttributeValue, out: Buffer, offse
   }
 }
 
+// Scratch for encodePacketInto's measuring pass (encoding is synchronous, so one set is enough).
+let scratchLengths: number[] = [];
+let scratchDefs: AttributeDef[] = [];
+
+const encodeScratch = Buffer.alloc(PACKET_LENGTH_MAX);
+
 export function encodePacket(input: EncodeInput): Buffer {
+  const length = encodePacketInto(input, encodeScratch);
+  return Buffer.from(encodeScratch.subarray(0, length));
+}
+
+/**
+ * Encodes into `out` (at least PACKET_LENGTH_MAX bytes, or the packet's length) and returns
+ * the packet length. Every byte up to that length is written (zeros where nothing is set).
+ */
+export function encodePacketInto(input: EncodeInput, out: Buffer): number {
   const attrs = input.attributes;
-  // First pass: validate and measure, so the packet is written into one allocation.
-  const lengths = new Array<number>(attrs.length);
-  const defs = new Array<AttributeDef>(attrs.length);
+  // First pass: validate and measure, so nothing is written for an invalid packet.
+  if (scratchLengths.length < attrs.length) {
+    scratchLengths = new Array<number>(attrs.length * 2).fill(0);
+    scratchDefs = new Array<AttributeDef>(attrs.length * 2);
+  }
+  const lengths = scratchLengths;
+  const defs = scratchDefs;
   let total = HEADER_LENGTH + (input.messageAuthenticator ? 18 : 0);
   for (let i = 0; i < attrs.length; i++) {
-    const [name, value] = attrs[i]!;
+    const attr = attrs[i]!;
+    const name = attr[0];
     const def = attributeByName(name);
     if (!def) throw new RadiusEncodeError(`Unknown RADIUS attribute "${name}"`);
-    const len = valueLength(def, value);
+    const len = valueLength(def, attr[1]);
     const overhead = def.vendorId ? 8 : 2;
     if (len + overhead > 255) throw new RadiusEncodeError(`${name} value of ${len} bytes is too long`);
     defs[i] = def;
@@ -348,18 +449,18 @@ export function encodePacket(input: EncodeInput): Buffer {
     total += len + overhead;
   }
   if (total > PACKET_LENGTH_MAX) throw new RadiusEncodeError(`packet of ${total} bytes exceeds ${PACKET_LENGTH_MAX}`);
-  const out = Buffer.alloc(total);
+  if (out.length < total) throw new RadiusEncodeError(`output buffer of ${out.length} bytes is shorter than the packet (${total})`);
+  if (input.authenticator && input.authenticator.length !== AUTHENTICATOR_LENGTH) throw new RadiusEncodeError("authenticator must be 16 bytes");
   out[0] = input.code;
   out[1] = input.identifier & 0xff;
   out.writeUInt16BE(total, 2);
-  if (input.authenticator) {
-    if (input.authenticator.length !== AUTHENTICATOR_LENGTH) throw new RadiusEncodeError("authenticator must be 16 bytes");
-    input.authenticator.copy(out, 4);
-  }
+  if (input.authenticator) input.authenticator.copy(out, 4);
+  else out.fill(0, 4, HEADER_LENGTH);
   let pos = HEADER_LENGTH;
   if (input.messageAuthenticator) {
     out[pos] = MESSAGE_AUTHENTICATOR_TYPE;
     out[pos + 1] = 18;
+    out.fill(0, pos + 2, pos + 18);
     pos += 18;
   }
   for (let i = 0; i < attrs.length; i++) {
@@ -380,5 +481,5 @@ export function encodePacket(input: EncodeInput): Buffer {
       pos += len + 2;
     }
   }
-  return out;
+  return total;
 }

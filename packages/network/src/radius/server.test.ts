@@ -169,6 +169,60 @@ describe("radius server (auth)", () => {
     await sock.close();
   });
 
+  it("duplicate cache: long replies, in-flight duplicates, identifier reuse, eviction of the oldest when full", async () => {
+    let calls = 0;
+    const pending: Array<() => void> = [];
+    const { port, server } = await startServer({
+      duplicateCacheEntriesMax: 3,
+      handler: (req) => {
+        calls++;
+        const user = req.getString("User-Name") ?? "";
+        // A reply longer than the cache's 256-byte slot is kept as its own buffer.
+        const reply = { code: PacketCode.AccessAccept, attributes: user === "long" ? ([["Reply-Message", "x".repeat(250)], ["Class", Buffer.alloc(200, 7)]] as const) : [] };
+        if (user === "slow") return new Promise((resolve) => pending.push(() => resolve(reply)));
+        return reply;
+      },
+    });
+    const sock = await rawSocket();
+    const req = (id: number, user: string) => encodeRequest({ code: 1, identifier: id, secret: SECRET, attributes: [["User-Name", user]] }).raw;
+
+    const long = req(1, "long");
+    sock.send(long, port);
+    await waitFor(() => sock.received.length === 1);
+    expect(sock.received[0]!.length).toBeGreaterThan(256);
+    sock.send(long, port);
+    await waitFor(() => sock.received.length === 2);
+    expect(sock.received[1]!.equals(sock.received[0]!)).toBe(true);
+    expect(calls).toBe(1);
+
+    // A retransmission while the handler runs is dropped, then the answer comes once.
+    const slow = req(2, "slow");
+    sock.send(slow, port);
+    await waitFor(() => pending.length === 1);
+    sock.send(slow, port);
+    await waitFor(() => server.counters.dropDuplicateInFlight === 1);
+    pending.shift()!();
+    await waitFor(() => sock.received.length === 3);
+
+    // Same identifier, new authenticator: a new request, the handler runs again.
+    sock.send(req(2, "short"), port);
+    await waitFor(() => sock.received.length === 4);
+    expect(calls).toBe(3);
+
+    // Three entries max: two more requests evict id 1 (the oldest); its retransmission is handled anew.
+    sock.send(req(3, "a"), port);
+    sock.send(req(4, "b"), port);
+    await waitFor(() => sock.received.length === 6);
+    const before = calls;
+    sock.send(long, port);
+    await waitFor(() => sock.received.length === 7);
+    expect(calls).toBe(before + 1);
+    // Every answer verifies (the cached ones were not overwritten by later encodes).
+    for (const r of sock.received) expect(decodePacket(r).code).toBe(PacketCode.AccessAccept);
+    expect(server.counters.duplicatesResent).toBe(1);
+    await sock.close();
+  });
+
   it("throttles drop logs per reason", async () => {
     const { port, server, logs } = await startServer({ logEventsPerWindowMax: 2 });
     const sock = await rawSocket();

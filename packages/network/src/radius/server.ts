@@ -6,12 +6,13 @@ import { isIPv6 } from "node:net";
 import { setReceiveBuffer, SOCKET_RECEIVE_BUFFER_BYTES_DEFAULT } from "./client";
 import {
   hasComputedRequestAuthenticator,
-  encodeResponse,
+  encodeResponseInto,
   papPassword,
   verifyAccountingRequestAuthenticator,
   verifyChap,
   verifyMessageAuthenticator,
 } from "./auth";
+import { equalBytes } from "./md5";
 import {
   decodePacket,
   getAllBuffers,
@@ -162,10 +163,18 @@ export interface RadiusServer {
   stop(): Promise<void>;
 }
 
-interface DuplicateEntry {
-  authenticator: Buffer;
-  reply: Buffer | null;
-  expiresAt: number;
+/** Reply bytes kept per duplicate-cache entry in place; a longer reply is kept as its own Buffer. */
+const DUPLICATE_REPLY_SLOT_BYTES = 256;
+/** Slots per lazily allocated chunk of reply storage. */
+const DUPLICATE_CHUNK_SLOTS = 1024;
+/** Distinct NAS addresses with cache entries; beyond it the cache starts over (known NAS only reach it). */
+const DUPLICATE_NAS_MAX = 65_536;
+
+const enum SlotState {
+  Empty = 0,
+  InFlight = 1,
+  Replied = 2,
+  RepliedOverflow = 3,
 }
 
 const EXPECTED_CODES: Record<RadiusServerKind, ReadonlySet<number>> = {
@@ -202,10 +211,27 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
   let socket: Socket | undefined;
   let inFlight = 0;
   let stopping = false;
-  const duplicates = new Map<string, DuplicateEntry>();
+  // Duplicate cache (RFC 5080 2.2.2): a ring of duplicateCacheEntriesMax slots in typed
+  // arrays, oldest overwritten first; per NAS address a Map from (source port, identifier)
+  // as one small integer to the slot. An entry holds no per-request object: the request
+  // authenticator is copied, the reply bytes live in a reused 256-byte slot. So nothing of a
+  // request survives a scavenge just because it is cached for 5 s (docs/radius-auth.md).
+  const dupCapacity = Math.max(1, Math.floor(duplicateCacheEntriesMax));
+  const dupByNas = new Map<string, Map<number, number>>();
+  const slotMap: Array<Map<number, number> | undefined> = new Array<Map<number, number> | undefined>(dupCapacity).fill(undefined);
+  const slotKey = new Int32Array(dupCapacity);
+  const slotGen = new Uint32Array(dupCapacity);
+  const slotState = new Uint8Array(dupCapacity);
+  const slotExpires = new Float64Array(dupCapacity);
+  const slotAuth = new Uint8Array(dupCapacity * 16);
+  const slotLen = new Uint16Array(dupCapacity);
+  const slotOverflow: Array<Buffer | undefined> = new Array<Buffer | undefined>(dupCapacity).fill(undefined);
+  const replyChunks: Array<Buffer | undefined> = [];
+  let dupHead = 0;
+  const replyScratch = Buffer.alloc(4096);
   const logWindows = new Map<DropReason, { startedAt: number; count: number; suppressed: number; suppressedBefore: number }>();
 
-  function log(level: "warn" | "error", reason: DropReason, rinfo: RemoteInfo, message: string): void {
+  function log(level: "warn" | "error", reason: DropReason, rinfo: RemoteInfo | undefined, message: string): void {
     if (!options.log) return;
     const now = Date.now();
     let w = logWindows.get(reason);
@@ -221,7 +247,7 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
     const suppressed = w.suppressedBefore;
     w.suppressedBefore = 0;
     try {
-      options.log({ level, reason, nasIp: rinfo.address, srcPort: rinfo.port, message: `radius ${kind}: ${message}`, suppressed });
+      options.log({ level, reason, nasIp: rinfo?.address ?? "", srcPort: rinfo?.port ?? 0, message: `radius ${kind}: ${message}`, suppressed });
     } catch {
       // A broken logger must not take the server down.
     }
@@ -243,21 +269,88 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
     }
   }
 
-  function sweepDuplicates(now: number): void {
-    for (const [key, entry] of duplicates) {
-      if (entry.expiresAt > now && duplicates.size <= duplicateCacheEntriesMax) break;
-      duplicates.delete(key);
-    }
+  function dupReset(): void {
+    dupByNas.clear();
+    slotMap.fill(undefined);
+    slotOverflow.fill(undefined);
+    slotState.fill(SlotState.Empty);
   }
+
+  /** The live slot for this (NAS, port, identifier), or -1. */
+  function dupFind(address: string, key: number): number {
+    const slot = dupByNas.get(address)?.get(key);
+    return slot === undefined ? -1 : slot;
+  }
+
+  /** Forgets the entry in `slot` if it still belongs to generation `gen`. */
+  function dupForget(slot: number, gen: number): void {
+    if (slotGen[slot] !== gen) return;
+    const m = slotMap[slot];
+    if (m && m.get(slotKey[slot]!) === slot) m.delete(slotKey[slot]!);
+    slotMap[slot] = undefined;
+    slotOverflow[slot] = undefined;
+    slotState[slot] = SlotState.Empty;
+  }
+
+  /** A new in-flight entry; returns its slot (its generation is slotGen[slot]). */
+  function dupInsert(address: string, key: number, raw: Buffer, expiresAt: number): number {
+    let m = dupByNas.get(address);
+    if (!m) {
+      if (dupByNas.size >= DUPLICATE_NAS_MAX) dupReset();
+      m = new Map();
+      dupByNas.set(address, m);
+    }
+    const slot = dupHead;
+    dupHead = dupHead + 1 === dupCapacity ? 0 : dupHead + 1;
+    // The oldest entry (the slot's previous owner) is evicted.
+    dupForget(slot, slotGen[slot]!);
+    const previous = m.get(key);
+    if (previous !== undefined && previous !== slot) {
+      // Replaced below by m.set (an update in place: no delete and re-insert churning the Map).
+      slotMap[previous] = undefined;
+      slotOverflow[previous] = undefined;
+      slotState[previous] = SlotState.Empty;
+      slotGen[previous] = (slotGen[previous]! + 1) >>> 0;
+    }
+    slotGen[slot] = (slotGen[slot]! + 1) >>> 0;
+    slotState[slot] = SlotState.InFlight;
+    slotMap[slot] = m;
+    slotKey[slot] = key;
+    slotExpires[slot] = expiresAt;
+    raw.copy(slotAuth, slot * 16, 4, 20);
+    m.set(key, slot);
+    return slot;
+  }
+
+  function replyChunk(slot: number): Buffer {
+    const i = Math.floor(slot / DUPLICATE_CHUNK_SLOTS);
+    let c = replyChunks[i];
+    if (!c) {
+      c = Buffer.alloc(DUPLICATE_CHUNK_SLOTS * DUPLICATE_REPLY_SLOT_BYTES);
+      replyChunks[i] = c;
+    }
+    return c;
+  }
+
+  /** The cached reply of a replied slot (a view; the slot is reused only after the ring wraps). */
+  function dupReply(slot: number): Buffer | undefined {
+    if (slotState[slot] === SlotState.RepliedOverflow) return slotOverflow[slot];
+    if (slotState[slot] !== SlotState.Replied) return undefined;
+    const off = (slot % DUPLICATE_CHUNK_SLOTS) * DUPLICATE_REPLY_SLOT_BYTES;
+    return replyChunk(slot).subarray(off, off + slotLen[slot]!);
+  }
+
+  // One callback for every send (no closure per reply); the error names no NAS.
+  const afterSend = (err: Error | null): void => {
+    if (err) {
+      counters.sendErrors++;
+      log("error", "send-error", undefined, `send failed: ${err.message}`);
+    }
+  };
 
   function send(buf: Buffer, rinfo: RemoteInfo): void {
     if (!socket) return;
-    socket.send(buf, rinfo.port, rinfo.address, (err) => {
-      if (err) {
-        counters.sendErrors++;
-        log("error", "send-error", rinfo, `send failed: ${err.message}`);
-      }
-    });
+    socket.send(buf, rinfo.port, rinfo.address, afterSend);
   }
 
   function onMessage(msg: Buffer, rinfo: RemoteInfo): void {
@@ -323,13 +416,14 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
     }
 
     const now = Date.now();
-    sweepDuplicates(now);
-    const dupKey = `${rinfo.address}|${rinfo.port}|${packet.identifier}`;
-    const dup = duplicates.get(dupKey);
-    if (dup && dup.expiresAt > now && dup.authenticator.equals(packet.authenticator)) {
-      if (dup.reply) {
+    const raw = packet.raw;
+    const dupKey = rinfo.port * 256 + packet.identifier;
+    const dupSlot = dupFind(rinfo.address, dupKey);
+    if (dupSlot >= 0 && slotExpires[dupSlot]! > now && equalBytes(slotAuth, dupSlot * 16, raw, 4, 16)) {
+      const reply = dupReply(dupSlot);
+      if (reply) {
         counters.duplicatesResent++;
-        send(dup.reply, rinfo);
+        send(reply, rinfo);
       } else {
         counters.dropDuplicateInFlight++;
       }
@@ -340,78 +434,98 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
       log("warn", "overload", rinfo, `${inFlight} requests in flight (inFlightMax ${inFlightMax}); dropped`);
       return;
     }
-    const entry: DuplicateEntry = { authenticator: packet.authenticator, reply: null, expiresAt: now + duplicateCacheMs };
-    duplicates.delete(dupKey);
-    duplicates.set(dupKey, entry);
+    const slot = dupInsert(rinfo.address, dupKey, raw, now + duplicateCacheMs);
+    const gen = slotGen[slot]!;
 
     if (packet.code === PacketCode.StatusServer) {
-      finish(packet, secret, rinfo, dupKey, entry, { code: kind === "auth" ? PacketCode.AccessAccept : PacketCode.AccountingResponse });
+      finish(packet, secret, rinfo, slot, gen, { code: kind === "auth" ? PacketCode.AccessAccept : PacketCode.AccountingResponse });
       return;
     }
 
-    const request = makeRequest(kind, packet, rinfo, secret, receivedAt);
+    const request = new ServerRequest(kind, packet, rinfo, secret, receivedAt);
     inFlight++;
     let result: RadiusReply | null | Promise<RadiusReply | null>;
     try {
       result = options.handler(request);
     } catch (err) {
       inFlight--;
-      handlerFailed(err, rinfo, dupKey);
+      handlerFailed(err, rinfo, slot, gen);
       return;
     }
     if (result && typeof (result as Promise<unknown>).then === "function") {
       (result as Promise<RadiusReply | null>).then(
         (reply) => {
           inFlight--;
-          finish(packet, secret, rinfo, dupKey, entry, reply);
+          finish(packet, secret, rinfo, slot, gen, reply);
         },
         (err: unknown) => {
           inFlight--;
-          handlerFailed(err, rinfo, dupKey);
+          handlerFailed(err, rinfo, slot, gen);
         },
       );
     } else {
+      // A synchronous answer (the common Access-Accept from caches): no promise, no closure.
       inFlight--;
-      finish(packet, secret, rinfo, dupKey, entry, result as RadiusReply | null);
+      finish(packet, secret, rinfo, slot, gen, result as RadiusReply | null);
     }
   }
 
-  function handlerFailed(err: unknown, rinfo: RemoteInfo, dupKey: string): void {
+  function handlerFailed(err: unknown, rinfo: RemoteInfo, slot: number, gen: number): void {
     counters.handlerErrors++;
-    duplicates.delete(dupKey);
+    dupForget(slot, gen);
     log("error", "handler-error", rinfo, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  function finish(packet: RadiusPacket, secret: string, rinfo: RemoteInfo, dupKey: string, entry: DuplicateEntry, reply: RadiusReply | null): void {
+  function finish(packet: RadiusPacket, secret: string, rinfo: RemoteInfo, slot: number, gen: number, reply: RadiusReply | null): void {
     if (!reply) {
       counters.dropByHandler++;
-      duplicates.delete(dupKey);
+      dupForget(slot, gen);
       return;
     }
-    let raw: Buffer;
+    let length: number;
     try {
       // RFC 2865 5.33: Proxy-State is echoed unmodified and in order.
-      const proxyStates = getAllBuffers(packet, "Proxy-State");
-      const attributes: AttributeList = proxyStates.length
+      const proxyStates = hasAttribute(packet, "Proxy-State") ? getAllBuffers(packet, "Proxy-State") : undefined;
+      const attributes: AttributeList = proxyStates
         ? [...(reply.attributes ?? []), ...proxyStates.map((v) => ["Proxy-State", v] as const)]
-        : (reply.attributes ?? []);
-      raw = encodeResponse({
-        code: reply.code,
-        identifier: packet.identifier,
-        requestAuthenticator: packet.authenticator,
-        requestCode: packet.code,
-        attributes,
-        secret,
-      });
+        : (reply.attributes ?? NO_ATTRIBUTES);
+      length = encodeResponseInto(
+        {
+          code: reply.code,
+          identifier: packet.identifier,
+          requestAuthenticator: packet.authenticator,
+          requestCode: packet.code,
+          attributes,
+          secret,
+        },
+        replyScratch,
+      );
     } catch (err) {
       counters.encodeErrors++;
-      duplicates.delete(dupKey);
+      dupForget(slot, gen);
       log("error", "encode-error", rinfo, `cannot encode reply: ${(err as Error).message}`);
       return;
     }
-    entry.reply = raw;
+    let out: Buffer;
+    if (slotGen[slot] === gen && slotState[slot] === SlotState.InFlight) {
+      if (length <= DUPLICATE_REPLY_SLOT_BYTES) {
+        const chunk = replyChunk(slot);
+        const off = (slot % DUPLICATE_CHUNK_SLOTS) * DUPLICATE_REPLY_SLOT_BYTES;
+        replyScratch.copy(chunk, off, 0, length);
+        slotLen[slot] = length;
+        slotState[slot] = SlotState.Replied;
+        out = chunk.subarray(off, off + length);
+      } else {
+        out = Buffer.from(replyScratch.subarray(0, length));
+        slotOverflow[slot] = out;
+        slotState[slot] = SlotState.RepliedOverflow;
+      }
+    } else {
+      // The entry was evicted meanwhile: send a copy the cache does not own.
+      out = Buffer.from(replyScratch.subarray(0, length));
+    }
     counters.replied++;
-    send(raw, rinfo);
+    send(out, rinfo);
   }
 
   return {
@@ -447,7 +561,7 @@ export function createRadiusServer(options: RadiusServerOptions): RadiusServer {
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const s = socket;
       socket = undefined;
-      duplicates.clear();
+      dupReset();
       if (s) await new Promise<void>((r) => s.close(() => r()));
     },
   };
@@ -467,25 +581,51 @@ function authMethodOf(packet: RadiusPacket): RadiusRequest["authMethod"] {
             : "none";
 }
 
-function makeRequest(kind: RadiusServerKind, packet: RadiusPacket, rinfo: RemoteInfo, secret: string, receivedAt: number): RadiusRequest {
-  const authMethod = authMethodOf(packet);
-  return {
-    kind,
-    packet,
-    code: packet.code,
-    nasIp: rinfo.address,
-    srcPort: rinfo.port,
-    secret,
-    receivedAt,
-    authMethod,
-    getString: (name) => getString(packet, name),
-    getInt: (name) => getInt(packet, name),
-    getIp: (name) => getIp(packet, name),
-    getBuffer: (name) => getBuffer(packet, name),
-    getBigInt: (name) => getBigInt(packet, name),
-    getDate: (name) => getDate(packet, name),
-    has: (name) => hasAttribute(packet, name),
-    papPassword: () => papPassword(packet, secret),
-    verifyChap: (password) => verifyChap(packet, password),
-  };
+const NO_ATTRIBUTES: AttributeList = [];
+
+/** The handler's view of a request: one object, methods on the prototype (no closures per request). */
+class ServerRequest implements RadiusRequest {
+  readonly code: number;
+  readonly nasIp: string;
+  readonly srcPort: number;
+  readonly authMethod: RadiusRequest["authMethod"];
+  constructor(
+    readonly kind: RadiusServerKind,
+    readonly packet: RadiusPacket,
+    rinfo: RemoteInfo,
+    readonly secret: string,
+    readonly receivedAt: number,
+  ) {
+    this.code = packet.code;
+    this.nasIp = rinfo.address;
+    this.srcPort = rinfo.port;
+    this.authMethod = authMethodOf(packet);
+  }
+  getString(name: string): string | undefined {
+    return getString(this.packet, name);
+  }
+  getInt(name: string): number | undefined {
+    return getInt(this.packet, name);
+  }
+  getIp(name: string): string | undefined {
+    return getIp(this.packet, name);
+  }
+  getBuffer(name: string): Buffer | undefined {
+    return getBuffer(this.packet, name);
+  }
+  getBigInt(name: string): bigint | undefined {
+    return getBigInt(this.packet, name);
+  }
+  getDate(name: string): Date | undefined {
+    return getDate(this.packet, name);
+  }
+  has(name: string): boolean {
+    return hasAttribute(this.packet, name);
+  }
+  papPassword(): string | undefined {
+    return papPassword(this.packet, this.secret);
+  }
+  verifyChap(password: string): boolean {
+    return verifyChap(this.packet, password);
+  }
 }
