@@ -130,6 +130,9 @@ export function assignInvoices(
   return out;
 }
 
+/** Documents created by one run above which the run refreshes the invoice tables' statistics. */
+const analyzeAfterCreated = 1000;
+
 export async function runBilling(pool: pg.Pool, opts: BillingRunOptions): Promise<BillingRunResult> {
   const cfg: BillingConfig = { ...defaultBillingConfig, ...opts.config };
   const started = performance.now();
@@ -245,6 +248,10 @@ export async function runBilling(pool: pg.Pool, opts: BillingRunOptions): Promis
         throw err;
       }
       await finishRun(session, run.id, "completed");
+      // A run that wrote many documents changes the invoices tables' size by orders of
+      // magnitude: refresh their statistics now rather than when autovacuum gets to it, so
+      // the next run's "already billed?" probes and the dunning run get index plans.
+      if (created - run.created >= analyzeAfterCreated) await session.query("ANALYZE invoices, invoice_lines, ledger_transactions, ledger_entries");
       const seconds = (performance.now() - started) / 1000;
       opts.log?.info("billing run completed", { runId: run.id, processed, created, seconds });
       const result = { runId: run.id, periodStart, processed, total, created, done: true };
