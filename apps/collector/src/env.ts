@@ -1,5 +1,6 @@
 // The only module that reads process.env (STYLE.md 11). Everything else receives a
 // typed config from the composition root, so tests build configs without touching env.
+import { readFileSync } from "node:fs";
 import { DEV_SECRETS_KEY, parseSecretsKey } from "@isp/db/secrets";
 import { z } from "zod";
 
@@ -60,6 +61,8 @@ const schema = z.object({
   /** Proration of plan changes and terminations (docs/billing-runs.md); also run with each billing and dunning run. */
   BILLING_ADJUSTMENTS_CRON: z.string().min(1).default("*/5 * * * *"),
   BILLING_TZ: z.string().min(1).default("Asia/Karachi"),
+  /** PEM CA bundle that signs routers' certificates, for TLS routers without a pinned tls_fingerprint (docs/routeros.md). */
+  ROUTEROS_CA_FILE: z.string().min(1).optional(),
 });
 
 export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY"> & {
@@ -67,6 +70,8 @@ export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY"> & 
   authSecretIsDevDefault: boolean;
   SECRETS_KEY: Buffer;
   secretsKeyIsDevDefault: boolean;
+  /** ROUTEROS_CA_FILE's contents; null when unset. */
+  routerCaPem: string | null;
 };
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -96,8 +101,20 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
         "!!! Set AUTH_SECRET (the same value as the web app) before exposing the collector.\n",
     );
   }
+  let routerCaPem: string | null = null;
+  if (rest.ROUTEROS_CA_FILE) {
+    try {
+      routerCaPem = readFileSync(rest.ROUTEROS_CA_FILE, "utf8");
+    } catch (err) {
+      throw new Error(`invalid collector environment:\n  ROUTEROS_CA_FILE: cannot read ${rest.ROUTEROS_CA_FILE}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!routerCaPem.includes("-----BEGIN CERTIFICATE-----")) {
+      throw new Error(`invalid collector environment:\n  ROUTEROS_CA_FILE: ${rest.ROUTEROS_CA_FILE} holds no PEM certificate`);
+    }
+  }
   return {
     ...rest,
+    routerCaPem,
     AUTH_SECRET: AUTH_SECRET ?? DEV_AUTH_SECRET,
     authSecretIsDevDefault: !AUTH_SECRET,
     SECRETS_KEY: secretsKey,

@@ -38,6 +38,7 @@ const collector = createCollector({
   spoolMaxBytes: env.ACCT_SPOOL_MAX_BYTES,
   slowWriteMs: env.ACCT_SLOW_WRITE_MS,
   simulator: env.SIMULATOR ? { sessions: env.SIMULATOR_SESSIONS } : null,
+  ...(env.routerCaPem ? { enforcement: { routerCaPem: env.routerCaPem } } : {}),
   reconcile: env.RECONCILE_INTERVAL_S > 0 ? { intervalMs: env.RECONCILE_INTERVAL_S * 1000 } : null,
   billingScheduler: env.BILLING_SCHEDULER ? { billingCron: env.BILLING_RUN_CRON, dunningCron: env.DUNNING_RUN_CRON, adjustmentsCron: env.BILLING_ADJUSTMENTS_CRON, tz: env.BILLING_TZ } : null,
   nat:

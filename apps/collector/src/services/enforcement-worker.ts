@@ -7,7 +7,7 @@
 // inFlightMax), and the answers are recorded in batches (one statement for whatever
 // answers arrived while the writers were busy). docs/enforcement.md.
 import type pg from "pg";
-import { NodeRouterOsAdapter, RestRouterOsAdapter, RouterOsError, type RouterOsAdapter } from "@isp/network/routeros/adapter";
+import { NodeRouterOsAdapter, RestRouterOsAdapter, RouterOsError, type RouterOsAdapter, type RouterOsTls } from "@isp/network/routeros/adapter";
 import { mikrotikRateLimit } from "@isp/network/radius/rate-limit";
 import type { Logger } from "../log";
 import type { EnforcementResultEvent } from "./live-hub";
@@ -54,6 +54,8 @@ export interface EnforcementWorkerConfig {
   /** RouterOS adapter timeouts and its own per-operation tries (docs/routeros.md). */
   adapterTimeoutMs: number;
   adapterAttemptsMax: number;
+  /** PEM CA bundle (ROUTEROS_CA_FILE) for routers with TLS and no pinned fingerprint; null: the public CAs. */
+  routerCaPem: string | null;
   /** Address lists the fallback path maintains. */
   suspendedList: string;
   walledGardenList: string;
@@ -70,6 +72,7 @@ export const defaultEnforcementConfig: EnforcementWorkerConfig = {
   backoffMaxMs: 60_000,
   adapterTimeoutMs: 5000,
   adapterAttemptsMax: 2,
+  routerCaPem: null,
   suspendedList: "suspended",
   walledGardenList: "walled-garden",
 };
@@ -99,6 +102,22 @@ export interface RouterAccess {
   apiUsername: string | null;
   apiPassword: string | null;
   restUrl: string | null;
+  /** API over api-ssl (default port 8729); for REST, https:// is then required. */
+  apiTls: boolean;
+  /** SHA-256 of the router's certificate (64 lowercase hex): the pin. */
+  tlsFingerprint: string | null;
+  /** Accept any certificate (encrypted, not authenticated); ignored when a pin is set. */
+  tlsInsecure: boolean;
+}
+
+/**
+ * The certificate policy for a router (docs/routeros.md, "TLS"): undefined = clear text
+ * (API without api_tls, REST over http://). An https:// rest_url is always verified.
+ */
+export function routerTls(r: RouterAccess, caPem: string | null): RouterOsTls | undefined {
+  const https = r.apiKind === "rest" && /^https:/i.test(r.restUrl ?? "");
+  if (!r.apiTls && !https) return undefined;
+  return { fingerprintSha256: r.tlsFingerprint, ca: caPem, insecure: r.tlsInsecure };
 }
 
 /** Builds the RouterOS adapter for a router (tests and main use the default). */
@@ -106,10 +125,12 @@ export type AdapterFactory = (router: RouterAccess, cfg: EnforcementWorkerConfig
 
 export const defaultAdapterFactory: AdapterFactory = (r, cfg) => {
   const retry = { attemptsMax: cfg.adapterAttemptsMax, retryDelayMs: 100 };
+  const tls = routerTls(r, cfg.routerCaPem);
   if (r.apiKind === "api" && r.apiUsername !== null) {
     return new NodeRouterOsAdapter({
       host: r.ip,
-      port: r.apiPort ?? 8728,
+      port: r.apiPort ?? (tls ? 8729 : 8728),
+      ...(tls ? { tls } : {}),
       user: r.apiUsername,
       password: r.apiPassword ?? "",
       connectTimeoutMs: cfg.adapterTimeoutMs,
@@ -118,7 +139,7 @@ export const defaultAdapterFactory: AdapterFactory = (r, cfg) => {
     });
   }
   if (r.apiKind === "rest" && r.restUrl && r.apiUsername !== null) {
-    return new RestRouterOsAdapter({ baseUrl: r.restUrl, user: r.apiUsername, password: r.apiPassword ?? "", requestTimeoutMs: cfg.adapterTimeoutMs, ...retry });
+    return new RestRouterOsAdapter({ baseUrl: r.restUrl, user: r.apiUsername, password: r.apiPassword ?? "", requestTimeoutMs: cfg.adapterTimeoutMs, ...(tls ? { tls } : {}), ...retry });
   }
   return null;
 };
@@ -157,6 +178,9 @@ interface ClaimedRow {
   api_username: string | null;
   api_password: string | null;
   rest_url: string | null;
+  api_tls: boolean | null;
+  tls_fingerprint: string | null;
+  tls_insecure: boolean | null;
 }
 
 export interface EnforcementCounters {
@@ -227,7 +251,7 @@ SELECT c.id::text AS id, c.kind::text AS kind, c.params, c.subscriber_id, c.rout
        s.id::text AS session_id, s.acct_session_id AS s_acct_session_id, s.username AS session_username, host(s.framed_ip) AS framed_ip,
        sub.pppoe_username, p.download_kbps, p.upload_kbps, p.walled_garden_address_list AS wg_list,
        r.id AS r_id, r.name AS r_name, host(r.ip_address) AS r_ip, r.coa_port, r.radius_secret, r.api_kind::text AS api_kind, r.api_port,
-       r.api_username, r.api_password, r.rest_url
+       r.api_username, r.api_password, r.rest_url, r.api_tls, r.tls_fingerprint, r.tls_insecure
   FROM c
   LEFT JOIN LATERAL (
     SELECT rs.id, rs.acct_session_id, rs.username, rs.framed_ip, rs.router_id
@@ -314,7 +338,7 @@ export function createEnforcementWorker(deps: {
   const adapters = new Map<number, { key: string; adapter: RouterOsAdapter }>();
   const adapterFor = (r: RouterAccess): RouterOsAdapter | null => {
     // Access fields only: callers pass wider rows (the worker's has coa_port, the reconciler's active).
-    const key = JSON.stringify([r.ip, r.apiKind, r.apiPort, r.apiUsername, r.apiPassword, r.restUrl]);
+    const key = JSON.stringify([r.ip, r.apiKind, r.apiPort, r.apiUsername, r.apiPassword, r.restUrl, r.apiTls, r.tlsFingerprint, r.tlsInsecure]);
     const have = adapters.get(r.id);
     if (have?.key === key) return have.adapter;
     if (have) void have.adapter.close().catch(() => undefined);
@@ -474,6 +498,9 @@ export function createEnforcementWorker(deps: {
       apiUsername: x.api_username,
       apiPassword: x.api_password,
       restUrl: x.rest_url,
+      apiTls: x.api_tls ?? false,
+      tlsFingerprint: x.tls_fingerprint,
+      tlsInsecure: x.tls_insecure ?? false,
       coa_port: x.coa_port,
       radius_secret: x.radius_secret,
     };

@@ -84,6 +84,9 @@ const accessOf = (r: RouterRow): RouterAccess => ({
   apiUsername: r.apiUsername,
   apiPassword: r.apiPassword,
   restUrl: r.restUrl,
+  apiTls: r.apiTls,
+  tlsFingerprint: r.tlsFingerprint,
+  tlsInsecure: r.tlsInsecure,
 });
 
 interface Rate {
@@ -469,7 +472,8 @@ export function createReconciler(deps: {
     counters.runs++;
     const r = await pool.query<RouterRow>(
       `SELECT id, name, host(ip_address) AS ip, active, auth_mode::text AS "authMode", api_kind::text AS "apiKind", api_port AS "apiPort",
-              api_username AS "apiUsername", api_password AS "apiPassword", rest_url AS "restUrl"
+              api_username AS "apiUsername", api_password AS "apiPassword", rest_url AS "restUrl",
+              api_tls AS "apiTls", tls_fingerprint AS "tlsFingerprint", tls_insecure AS "tlsInsecure"
          FROM routers WHERE active AND ($1::int IS NULL OR id = $1) ORDER BY id`,
       [routerId ?? null],
     );

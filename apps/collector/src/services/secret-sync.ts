@@ -97,7 +97,8 @@ export function createSecretSync(deps: {
     if (routers && Date.now() - routers.at < cfg.routerListTtlMs) return routers.list;
     const r = await pool.query<RouterAccess>(
       `SELECT id, name, host(ip_address) AS ip, api_kind::text AS "apiKind", api_port AS "apiPort",
-              api_username AS "apiUsername", api_password AS "apiPassword", rest_url AS "restUrl"
+              api_username AS "apiUsername", api_password AS "apiPassword", rest_url AS "restUrl",
+              api_tls AS "apiTls", tls_fingerprint AS "tlsFingerprint", tls_insecure AS "tlsInsecure"
          FROM routers WHERE active AND auth_mode = 'local' AND api_kind <> 'none' ORDER BY id`,
     );
     routers = { at: Date.now(), list: r.rows };

@@ -3,7 +3,13 @@
 // is unmaintained upstream and so never leaks past this file) and the RouterOS 7 REST API.
 // Every operation reads before it writes, so replaying it (after a timeout whose reply was
 // lost, a reconnect, a retried outbox row) never leaves a duplicate entry or queue.
-import { Channel, Receiver, RouterOSAPI } from "node-routeros";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from "node:https";
+import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect, type TLSSocket, type TlsOptions } from "node:tls";
+import { Channel, Connector, Receiver, RouterOSAPI } from "node-routeros";
 import { formatMaxLimit, parseMaxLimit } from "./state";
 
 export interface PppActiveSession {
@@ -90,7 +96,7 @@ export interface RouterOsAdapter {
   removeSecret(name: string): Promise<{ removed: number }>;
 }
 
-export type RouterOsErrorCode = "connect" | "login" | "timeout" | "closed" | "not-found" | "duplicate" | "trap";
+export type RouterOsErrorCode = "connect" | "login" | "timeout" | "closed" | "not-found" | "duplicate" | "trap" | "tls";
 
 export class RouterOsError extends Error {
   constructor(
@@ -101,11 +107,91 @@ export class RouterOsError extends Error {
     this.name = "RouterOsError";
   }
 
-  /** Transport failures: the operation may be retried on a fresh connection. */
+  /** Transport failures: the operation may be retried on a fresh connection. `tls` (a bad pin, a failed handshake) is not: a person must look. */
   get retryable(): boolean {
     return this.code === "connect" || this.code === "timeout" || this.code === "closed";
   }
 }
+
+// ---------------------------------------------------------------- TLS (api-ssl, https)
+
+/**
+ * How a router's certificate is checked (api-ssl on 8729, REST over https). RouterOS makes
+ * self-signed certificates, so the usual answer is a pin. Precedence:
+ * 1. `fingerprintSha256`: the certificate's SHA-256 (of its DER) must equal the pin; nothing
+ *    else is checked (no chain, name or expiry: the operator vouched for this exact certificate).
+ * 2. `ca`: the chain must lead to this PEM bundle and the certificate must name the host/IP.
+ * 3. `insecure: true`: any certificate (encrypted, but anyone on the path can impersonate the router).
+ * 4. none of these: Node's public root CAs plus the host/IP check, which a self-signed
+ *    certificate fails; the error then names its fingerprint so the operator can pin it
+ *    (after comparing it with `/certificate print detail` on the router).
+ * The check runs after the handshake and before a single byte is written, so a failed
+ * one never sends the login (API) or the Authorization header (REST).
+ */
+export interface RouterOsTls {
+  fingerprintSha256?: string | null;
+  ca?: string | Buffer | null;
+  insecure?: boolean;
+}
+
+/** A SHA-256 fingerprint as 64 lowercase hex digits (colons, spaces and case are accepted); null when it is not one. */
+export function normalizeFingerprint(text: string): string | null {
+  const hex = text.replace(/[\s:]/g, "").toLowerCase();
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : null;
+}
+
+/** SHA-256 of a DER certificate, lowercase hex (what RouterOS's `/certificate print detail` shows as fingerprint). */
+export function certificateFingerprint(der: Buffer): string {
+  return createHash("sha256").update(der).digest("hex");
+}
+
+/** The policy's words for logs and errors. */
+export function describeTls(tls: RouterOsTls): string {
+  if (tls.fingerprintSha256) return "pinned certificate";
+  if (tls.ca) return "CA file";
+  if (tls.insecure) return "insecure (certificate not checked)";
+  return "public CAs";
+}
+
+/** Checks a handshaken socket's peer against the policy: an error message, or null when it passes. */
+function checkPeer(socket: TLSSocket, tls: RouterOsTls, where: string): string | null {
+  const cert = socket.getPeerCertificate();
+  const raw = (cert as { raw?: Buffer } | undefined)?.raw;
+  const seen = raw ? certificateFingerprint(raw) : undefined;
+  if (tls.fingerprintSha256) {
+    const pin = normalizeFingerprint(tls.fingerprintSha256);
+    if (!pin) return `${where}: tls_fingerprint is not a SHA-256 fingerprint (64 hex digits)`;
+    if (!seen) return `${where}: the router presented no certificate`;
+    if (!timingSafeEqual(Buffer.from(seen, "hex"), Buffer.from(pin, "hex"))) return `${where}: certificate fingerprint ${seen} does not match the pinned ${pin}`;
+    return null;
+  }
+  if (tls.insecure) return null;
+  if (!socket.authorized) {
+    const why = String(socket.authorizationError ?? "not trusted");
+    return `${where}: certificate not trusted by ${tls.ca ? "the CA file" : "the public CAs"} (${why})${seen ? `; its SHA-256 is ${seen}: pin it as tls_fingerprint if that is the router's` : ""}`;
+  }
+  return null;
+}
+
+/** Options for tls.connect: verification is ours (checkPeer), so Node's own rejection is off. */
+function tlsConnectOptions(host: string, tls: RouterOsTls): { rejectUnauthorized: false; ca?: string | Buffer; servername?: string } {
+  return {
+    rejectUnauthorized: false,
+    ...(tls.ca && !tls.fingerprintSha256 ? { ca: tls.ca } : {}),
+    // SNI takes names only; an IP address is checked against the certificate's IP SANs.
+    ...(isIP(host) ? {} : { servername: host }),
+  };
+}
+
+/** Failed while the TLS handshake was running (the TCP connection was up): config, not the network. */
+function handshakeError(where: string, err: Error): RouterOsError {
+  const code = (err as { code?: string }).code;
+  return new RouterOsError("tls", `${where}: TLS handshake failed: ${err.message || code || "connection closed"} (is TLS served on that port?)`);
+}
+
+/** A per-connection check node-routeros's Connector runs before its own onConnect (patched below). */
+const tlsVerifier = Symbol("routerOsTlsVerifier");
+type TlsVerifier = (socket: TLSSocket) => Error | null;
 
 /** A trap message as our error codes (RouterOS wording, API and REST alike). */
 function trapError(message: string): RouterOsError {
@@ -351,8 +437,10 @@ class RosOperations implements RouterOsAdapter {
 
 export interface NodeRouterOsAdapterOptions extends RetryOptions {
   host: string;
-  /** Default 8728. */
+  /** Default 8728, or 8729 (api-ssl) with `tls`. */
   port?: number;
+  /** api-ssl: TLS with this certificate policy (see RouterOsTls); absent: clear text. */
+  tls?: RouterOsTls;
   user: string;
   password: string;
   /** Connect plus login. Default 5000. */
@@ -392,6 +480,18 @@ function patchNodeRouterOs(): void {
   channel.onUnknown = function (reply: string) {
     if (reply === "!empty") this.emit("done", this.data ?? []);
     else this.emit("trap", { message: `unknown reply ${reply}` });
+  };
+  // api-ssl: the library calls onConnect from tls.connect's secureConnect and then logs in
+  // at once; our check of the router's certificate goes first, and a failure ends the
+  // connection as an error before the login is written.
+  type ConnectorInternals = { tls?: Record<symbol, unknown>; socket?: TLSSocket; onError(err: Error): void };
+  const connector = Connector.prototype as unknown as { onConnect(this: ConnectorInternals): void };
+  const onConnect = connector.onConnect;
+  connector.onConnect = function () {
+    const verify = this.tls?.[tlsVerifier] as TlsVerifier | undefined;
+    const problem = verify && this.socket ? verify(this.socket) : null;
+    if (problem) this.onError(problem);
+    else onConnect.call(this);
   };
   const receiver = Receiver.prototype as unknown as { sendTagData(this: { cleanUp(): void }, tag: string): void };
   const original = receiver.sendTagData;
@@ -434,13 +534,31 @@ class NodeRouterOsTransport implements RosTransport {
   }
 
   private async open(): Promise<RouterOSAPI> {
+    const tls = this.o.tls;
+    const port = this.o.port ?? (tls ? 8729 : 8728);
+    const where = `${this.o.host}:${port}`;
+    let tlsFailure: RouterOsError | undefined;
+    let tcpUp = false;
+    let secure = false;
+    const verify: TlsVerifier = (socket) => {
+      const problem = checkPeer(socket, tls ?? {}, where);
+      if (problem === null) {
+        secure = true;
+        return null;
+      }
+      tlsFailure = new RouterOsError("tls", problem);
+      return new Error(problem);
+    };
+    // tls.connect ignores the extra symbol key; the patched Connector.onConnect reads it.
+    const tlsOptions = tls ? ({ ...tlsConnectOptions(this.o.host, tls), [tlsVerifier]: verify } as TlsOptions) : undefined;
     const api = new RouterOSAPI({
       host: this.o.host,
-      port: this.o.port ?? 8728,
+      port,
       user: this.o.user,
       password: this.o.password,
       timeout: this.o.idleTimeoutS ?? 60,
       keepalive: false,
+      ...(tlsOptions ? { tls: tlsOptions } : {}),
     });
     // Without these the library's EventEmitter throws on a connection error.
     const lost = (): void => {
@@ -453,14 +571,32 @@ class NodeRouterOsTransport implements RosTransport {
     const timeoutMs = this.o.connectTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
     try {
+      const connecting = api.connect();
+      if (tls) {
+        // The socket exists once connect() returns; a failure after TCP is up and before
+        // the handshake passed is TLS's (a plain-text port, no common protocol, a reset).
+        const socket = (api as unknown as { connector?: { socket?: TLSSocket } }).connector?.socket;
+        socket?.once("connect", () => (tcpUp = true));
+        socket?.on("error", (err: Error) => {
+          if (tcpUp && !secure) tlsFailure ??= handshakeError(where, err);
+        });
+        socket?.once("close", () => {
+          if (tcpUp && !secure) tlsFailure ??= handshakeError(where, new Error("connection closed during the handshake"));
+        });
+      }
       await Promise.race([
-        api.connect(),
+        connecting,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new RouterOsError("connect", `connect to ${this.o.host} timed out after ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(() => {
+            // Stays retryable (a slow link looks the same), but says where it stalled.
+            const stage = tls && tcpUp && !secure ? ` during the TLS handshake (is api-ssl served on port ${port}?)` : "";
+            reject(new RouterOsError("connect", `connect to ${this.o.host} timed out after ${timeoutMs} ms${stage}`));
+          }, timeoutMs);
         }),
       ]);
     } catch (err) {
       destroyApi(api);
+      if (tlsFailure) throw tlsFailure;
       if (err instanceof RouterOsError) throw err;
       const e = err as { errno?: string; message?: string } | string;
       const text = typeof e === "string" ? e : (e.message ?? e.errno ?? "unknown");
@@ -579,53 +715,132 @@ export interface RestRouterOsAdapterOptions extends RetryOptions {
   password: string;
   /** One request. Default 5000. */
   requestTimeoutMs?: number;
+  /** Certificate policy for an https:// baseUrl (see RouterOsTls); absent = public CAs. */
+  tls?: RouterOsTls;
+  /** Sockets kept open to the router (keep-alive). Default 4. */
+  socketsMax?: number;
+  /** A reply larger than this is refused. Default 32 MiB. */
+  responseBytesMax?: number;
+}
+
+/**
+ * An https agent whose connections are only handed to a request once the router's
+ * certificate passed checkPeer: the request (and its Authorization header) is written
+ * after that. Kept-alive sockets were checked when they were opened.
+ */
+class CheckedHttpsAgent extends HttpsAgent {
+  constructor(
+    private readonly policy: RouterOsTls,
+    socketsMax: number,
+  ) {
+    super({ keepAlive: true, maxSockets: socketsMax, maxFreeSockets: socketsMax });
+  }
+
+  override createConnection(options: HttpsRequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const host = options.host ?? "localhost";
+    const port = Number(options.port ?? 443);
+    const where = `${host}:${port}`;
+    const socket = tlsConnect({ host, port, ...tlsConnectOptions(host, this.policy) });
+    let done = false;
+    let tcpUp = false;
+    const finish = (err: Error | null): void => {
+      if (done) return;
+      done = true;
+      // onError stays attached (a no-op from now on): the request adds its own listener a tick later.
+      if (err) socket.destroy();
+      callback?.(err, socket);
+    };
+    const onError = (err: Error): void => finish(tcpUp ? handshakeError(where, err) : err);
+    socket.once("connect", () => (tcpUp = true));
+    socket.on("error", onError);
+    socket.once("close", () => finish(tcpUp ? handshakeError(where, new Error("connection closed during the handshake")) : new Error("connection closed")));
+    socket.once("secureConnect", () => {
+      const problem = checkPeer(socket, this.policy, where);
+      finish(problem === null ? null : new RouterOsError("tls", problem));
+    });
+    return undefined;
+  }
 }
 
 class RestTransport implements RosTransport {
   private readonly auth: string;
+  private readonly base: URL;
+  private readonly agent: HttpAgent;
 
   constructor(private readonly o: RestRouterOsAdapterOptions) {
     this.auth = "Basic " + Buffer.from(`${o.user}:${o.password}`).toString("base64");
+    this.base = new URL(o.baseUrl);
+    const socketsMax = o.socketsMax ?? 4;
+    if (this.base.protocol === "https:") this.agent = new CheckedHttpsAgent(o.tls ?? {}, socketsMax);
+    else this.agent = new HttpAgent({ keepAlive: true, maxSockets: socketsMax, maxFreeSockets: socketsMax });
   }
 
   async connect(): Promise<void> {
+    if (this.o.tls && this.base.protocol !== "https:") {
+      throw new RouterOsError("tls", `TLS is required for ${this.base.host} but rest_url is ${this.base.protocol}// (use https://)`);
+    }
     await this.request("GET", "/system/resource");
   }
 
   async close(): Promise<void> {
-    // Stateless; fetch's keep-alive pool closes idle sockets itself.
+    this.agent.destroy();
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+  private request(method: string, path: string, body?: unknown): Promise<unknown> {
+    if (this.o.tls && this.base.protocol !== "https:") {
+      return Promise.reject(new RouterOsError("tls", `TLS is required for ${this.base.host} but rest_url is ${this.base.protocol}// (use https://)`));
+    }
     const timeoutMs = this.o.requestTimeoutMs ?? 5000;
-    let res: Response;
-    try {
-      res = await fetch(`${this.o.baseUrl.replace(/\/$/, "")}/rest${path}`, {
+    const bytesMax = this.o.responseBytesMax ?? 32 * 1024 * 1024;
+    const url = new URL(`${this.base.pathname.replace(/\/$/, "")}/rest${path}`, this.base);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const send = this.base.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(url, {
         method,
-        headers: { authorization: this.auth, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        agent: this.agent,
+        headers: { authorization: this.auth, ...(payload ? { "content-type": "application/json", "content-length": payload.length } : {}) },
       });
-    } catch (err) {
-      const e = err as Error;
-      if (e.name === "TimeoutError") throw new RouterOsError("timeout", `${method} ${path} timed out after ${timeoutMs} ms`);
-      throw new RouterOsError("connect", `${method} ${path}: ${(e.cause as Error | undefined)?.message ?? e.message}`);
-    }
-    const text = await res.text().catch(() => "");
-    if (res.status === 401) throw new RouterOsError("login", `REST login refused (${res.status})`);
-    if (!res.ok) {
-      let detail = text;
-      try {
-        const j = JSON.parse(text) as { detail?: string; message?: string };
-        detail = j.detail ?? j.message ?? text;
-      } catch {
-        // not JSON: keep the text
+      const timer = setTimeout(() => req.destroy(new RouterOsError("timeout", `${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs);
+      req.on("error", (err: Error) => {
+        clearTimeout(timer);
+        if (err instanceof RouterOsError) reject(err);
+        else reject(new RouterOsError("connect", `${method} ${path}: ${err.message || (err as { code?: string }).code || "failed"}`));
+      });
+      req.on("response", (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on("data", (c: Buffer) => {
+          bytes += c.length;
+          if (bytes > bytesMax) {
+            req.destroy(new RouterOsError("trap", `${method} ${path}: reply over ${bytesMax} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on("end", () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+        });
+        res.on("error", () => undefined); // req's error handler reports it
+      });
+      req.end(payload);
+    }).then(({ status, text }) => {
+      if (status === 401) throw new RouterOsError("login", `REST login refused (${status})`);
+      if (status < 200 || status > 299) {
+        let detail = text;
+        try {
+          const j = JSON.parse(text) as { detail?: string; message?: string };
+          detail = j.detail ?? j.message ?? text;
+        } catch {
+          // not JSON: keep the text
+        }
+        if (status === 404) throw new RouterOsError("not-found", detail || "Not Found");
+        if (status >= 500) throw new RouterOsError("closed", `${method} ${path}: ${status} ${detail}`);
+        throw trapError(detail);
       }
-      if (res.status === 404) throw new RouterOsError("not-found", detail || "Not Found");
-      if (res.status >= 500) throw new RouterOsError("closed", `${method} ${path}: ${res.status} ${detail}`);
-      throw trapError(detail);
-    }
-    return text ? (JSON.parse(text) as unknown) : undefined;
+      return text ? (JSON.parse(text) as unknown) : undefined;
+    });
   }
 
   async print(menu: string, query: Record<string, string>): Promise<Row[]> {

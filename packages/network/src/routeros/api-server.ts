@@ -5,6 +5,7 @@
 // `!re` and the final `!done`) goes out in one write.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { encodeSentence, RosProtocolError, SentenceDecoder, tagOf, type DecoderLimits } from "./protocol";
 import { RosCommandError, RouterState, type RosRecord } from "./state";
 
@@ -15,6 +16,8 @@ export interface RouterOsApiServerOptions {
   port: number;
   /** Answer `/login` with a challenge (`=ret=`) as RouterOS before 6.43 did. */
   legacyLogin?: boolean;
+  /** api-ssl: serve TLS with this key and certificate (PEM); absent: clear text. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Default 64. Connections beyond it are closed at once. */
   connectionsMax?: number;
   /** A client that does not read its replies is cut off past this many queued bytes. Default 8 MiB. */
@@ -41,6 +44,8 @@ export interface RouterOsApiServerStats {
   rejectedConnections: number;
   faultsInjected: number;
   internalErrors: number;
+  /** TLS handshakes that failed (a client that refused our certificate, a plain-text client). */
+  tlsErrors: number;
 }
 
 export interface RouterOsApiServer {
@@ -63,7 +68,7 @@ export function createRouterOsApiServer(options: RouterOsApiServerOptions): Rout
   const { state } = options;
   const connectionsMax = options.connectionsMax ?? 64;
   const writeBufferBytesMax = options.writeBufferBytesMax ?? 8 * 1024 * 1024;
-  const stats: RouterOsApiServerStats = { connections: 0, logins: 0, loginFailures: 0, commands: 0, traps: 0, protocolErrors: 0, rejectedConnections: 0, faultsInjected: 0, internalErrors: 0 };
+  const stats: RouterOsApiServerStats = { connections: 0, logins: 0, loginFailures: 0, commands: 0, traps: 0, protocolErrors: 0, rejectedConnections: 0, faultsInjected: 0, internalErrors: 0, tlsErrors: 0 };
   const conns = new Set<Conn>();
   let server: Server | undefined;
   let boundPort = 0;
@@ -219,7 +224,15 @@ export function createRouterOsApiServer(options: RouterOsApiServerOptions): Rout
   return {
     start() {
       return new Promise<number>((resolve, reject) => {
-        const s = createServer(onConnection);
+        let s: Server;
+        if (options.tls) {
+          // onConnection gets the socket after the handshake ("secureConnection").
+          const t = createTlsServer({ key: options.tls.key, cert: options.tls.cert }, onConnection);
+          t.on("tlsClientError", () => stats.tlsErrors++);
+          s = t;
+        } else {
+          s = createServer(onConnection);
+        }
         s.once("error", reject);
         s.listen(options.port, options.host ?? "127.0.0.1", () => {
           s.off("error", reject);

@@ -3,6 +3,7 @@
 // PATCH updates, DELETE removes (204), POST /rest/<menu>/<command> runs an API command
 // (print takes `.proplist` and `.query`). Errors are {"error":code,"message":..,"detail":..}.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { matchQuery } from "./api-server";
 import { RosCommandError, RouterState, type RosRecord } from "./state";
 
@@ -10,6 +11,8 @@ export interface RouterOsRestServerOptions {
   state: RouterState;
   host?: string;
   port: number;
+  /** HTTPS with this key and certificate (PEM); absent: plain HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Request bodies beyond this are refused with 413. Default 64 KiB. */
   bodyBytesMax?: number;
 }
@@ -18,6 +21,8 @@ export interface RouterOsRestServerStats {
   requests: number;
   authFailures: number;
   errors: number;
+  /** TLS handshakes that failed (a client that refused our certificate, a plain-text client). */
+  tlsErrors: number;
 }
 
 export interface RouterOsRestServer {
@@ -41,7 +46,7 @@ const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthor
 export function createRouterOsRestServer(options: RouterOsRestServerOptions): RouterOsRestServer {
   const { state } = options;
   const bodyBytesMax = options.bodyBytesMax ?? 64 * 1024;
-  const stats: RouterOsRestServerStats = { requests: 0, authFailures: 0, errors: 0 };
+  const stats: RouterOsRestServerStats = { requests: 0, authFailures: 0, errors: 0, tlsErrors: 0 };
   let server: Server | undefined;
   let boundPort = 0;
 
@@ -189,7 +194,14 @@ export function createRouterOsRestServer(options: RouterOsRestServerOptions): Ro
   return {
     start() {
       return new Promise<number>((resolve, reject) => {
-        const s = createServer(onRequest);
+        let s: Server;
+        if (options.tls) {
+          const t = createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest);
+          t.on("tlsClientError", () => stats.tlsErrors++);
+          s = t;
+        } else {
+          s = createServer(onRequest);
+        }
         s.keepAliveTimeout = 5000;
         s.once("error", reject);
         s.listen(options.port, options.host ?? "127.0.0.1", () => {

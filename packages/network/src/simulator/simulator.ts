@@ -10,7 +10,7 @@ import { splitOctets } from "../radius/accounting";
 import { RadiusClient, setReceiveBuffer, SOCKET_RECEIVE_BUFFER_BYTES_DEFAULT } from "../radius/client";
 import { decodePacket, getBuffer, getIp, getString, PacketCode, type RadiusPacket } from "../radius/codec";
 import { parseMikrotikRateLimit } from "../radius/rate-limit";
-import { createRouterOsApiServer, type RouterOsApiServer, type RouterOsApiServerOptions } from "../routeros/api-server";
+import { createRouterOsApiServer, type RouterOsApiServer, type RouterOsApiServerOptions, type RouterOsApiServerStats } from "../routeros/api-server";
 import { createRouterOsRestServer, type RouterOsRestServer } from "../routeros/rest-server";
 import { formatMaxLimit, parseMaxLimit, RouterState, type RosRecord } from "../routeros/state";
 
@@ -58,9 +58,9 @@ export interface RouterSimulatorOptions {
    */
   coaMode?: CoaMode;
   /** Serve the RouterOS API (TCP) over this router's state; host defaults to nasIp, port 0 = ephemeral. */
-  routerOsApi?: { port: number; host?: string } & Pick<RouterOsApiServerOptions, "legacyLogin" | "faults" | "connectionsMax">;
-  /** Serve the RouterOS 7 REST API (HTTP) over the same state. */
-  routerOsRest?: { port: number; host?: string };
+  routerOsApi?: { port: number; host?: string } & Pick<RouterOsApiServerOptions, "legacyLogin" | "faults" | "connectionsMax" | "tls">;
+  /** Serve the RouterOS 7 REST API (HTTP, or HTTPS with `tls`: PEM key and certificate) over the same state. */
+  routerOsRest?: { port: number; host?: string; tls?: { key: string | Buffer; cert: string | Buffer } };
   /** API/REST logins, name -> password. Default { admin: "" } as on a fresh RouterOS. */
   routerUsers?: Record<string, string>;
 }
@@ -292,7 +292,7 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
     }
     const restOpts = this.opts.routerOsRest;
     if (restOpts) {
-      this.restServer = createRouterOsRestServer({ state: this.routerState, port: restOpts.port, host: restOpts.host ?? this.opts.nasIp });
+      this.restServer = createRouterOsRestServer({ state: this.routerState, port: restOpts.port, host: restOpts.host ?? this.opts.nasIp, ...(restOpts.tls ? { tls: restOpts.tls } : {}) });
       await this.restServer.start();
     }
     this.running = true;
@@ -329,6 +329,11 @@ export class RouterSimulator extends EventEmitter<RouterSimulatorEvents> {
 
   sessions(): SimSession[] {
     return [...this.byId.values()].map((s) => this.snapshot(s));
+  }
+
+  /** The RouterOS API server's own counters (logins, tlsErrors, ...); undefined when it does not run. */
+  apiServerStats(): Readonly<RouterOsApiServerStats> | undefined {
+    return this.apiServer?.stats;
   }
 
   stats(): SimStats {
