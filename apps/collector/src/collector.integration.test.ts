@@ -197,8 +197,8 @@ describe("backpressure: a blocked database spools; a full spool means no ACK, an
       liveCorsOrigin: "http://localhost:3000",
       authSecret: "collector-test-secret-0123456789",
       dataDir: mkdtempSync(join(tmpdir(), "collector-bp-")),
-      // Room for a few records only.
-      spoolMaxBytes: 1500,
+      // Room for a few records only (a binary spool frame of these Starts is ~70 bytes).
+      spoolMaxBytes: 400,
       slowWriteMs: 100,
       stopDeadlineMs: 3000,
       log: silentLogger,

@@ -23,7 +23,7 @@ import { createAuthLogWriter, type AuthLogWriter, type AuthLogWriterConfig } fro
 import { createUsageCache } from "./services/caches";
 import { DEV_SECRETS_KEY, encryptPlainPasswords } from "@isp/db/secrets";
 import { releaseStaleAllocations } from "@isp/db/ip-pools";
-import { createAccountingService, onSessionsEnded, type AccountingService, type SpooledRecord } from "./services/accounting-service";
+import { acctSpoolCodec, createAccountingService, onSessionsEnded, type AccountingService, type SpooledRecord } from "./services/accounting-service";
 import { createAcctEndpoint, createAuthEndpoint, createDisconnectSender, planRateLimit, type DisconnectSenderHandle, type RadiusEndpoint } from "./services/radius-glue";
 import { startSimulation, type Simulation } from "./dev/simulate";
 import { createNatService, type NatCounters, type NatService, type NatServiceConfig } from "./services/nat-service";
@@ -233,7 +233,7 @@ export function createCollector(config: CollectorConfig): Collector {
       // 3. Accounting spool (what an earlier run left is replayed first), 4. session store.
       const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), "isp-collector-"));
       if (!config.dataDir) log.warn(`no dataDir: accounting spool in ${dataDir} (not kept across restarts)`);
-      spool = createAcctSpool<SpooledRecord>({ dir: join(dataDir, "acct"), maxBytes: config.spoolMaxBytes ?? 256 * 1024 * 1024 });
+      spool = createAcctSpool<SpooledRecord>({ dir: join(dataDir, "acct"), maxBytes: config.spoolMaxBytes ?? 256 * 1024 * 1024, codec: acctSpoolCodec });
       const spooled = await spool.open();
       if (spooled.records > 0 || spooled.tornBytes > 0) {
         log.info(`accounting spool: ${spooled.records} records to replay`, spooled.tornBytes > 0 ? { tornBytesSetAside: spooled.tornBytes } : undefined);

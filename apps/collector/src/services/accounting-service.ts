@@ -77,7 +77,7 @@ const statusByCode = new Map<number, AcctStatus>((Object.entries(acctStatusCode)
 
 function putString(buf: Buffer, at: number, s: string): number {
   const n = buf.write(s, at + 2, "utf8");
-  if (n > 0xffff) throw new Error("spool string field too long");
+  if (n > 0xffff) throw new Error(`spool record too large (a text field of ${n} bytes)`);
   buf.writeUInt16BE(n, at);
   return at + 2 + n;
 }

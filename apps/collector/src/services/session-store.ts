@@ -14,7 +14,7 @@ import type pg from "pg";
 import { insertAccountingRecords, insertUsageDeltas, type AccountingRecordRow, type UsageDeltaRow } from "@isp/db/timeseries";
 import { BinaryCopyWriter, copyBinary } from "@isp/db/pg-copy";
 import type { ActiveSession } from "./open-sessions";
-import { createBatchWriter, type BatchWriter, type TsWriterConfig } from "./ts-writer";
+import { createBatchWriter, PreviousBatchFailedError, type BatchContext, type BatchWriter, type TsWriterConfig } from "./ts-writer";
 
 export type AcctStatus = "start" | "stop" | "interim" | "on" | "off";
 
@@ -283,7 +283,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   };
 
   /** `beforeCommit`: SQL (no parameters) that work() leaves to run with COMMIT, in one round trip. */
-  const inTransaction = async <R>(work: (c: pg.PoolClient, tx: { beforeCommit: string | null }) => Promise<R>): Promise<R> => {
+  const inTransaction = async <R>(work: (c: pg.PoolClient, tx: { beforeCommit: string | null }) => Promise<R>, order?: BatchContext): Promise<R> => {
     const client = await pool.connect();
     // A connection lost between two statements is reported as an event, not by a query;
     // the next query fails anyway, so the event must not become an uncaught exception.
@@ -300,8 +300,20 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       await client.query(
         `BEGIN; SET LOCAL statement_timeout = ${statementTimeoutMs}; SET LOCAL lock_timeout = ${statementTimeoutMs}; SELECT pg_advisory_xact_lock(${APPLY_LOCK_KEY})`,
       );
+      // Pipelined (direct writes): this transaction was begun while the previous batch was
+      // committing; the lock was granted once that one ended. If it failed, so does this one,
+      // so that no record is committed ahead of an earlier one that was not.
+      if (order) {
+        try {
+          await order.previous;
+        } catch (err) {
+          throw new PreviousBatchFailedError(err);
+        }
+      }
       const tx = { beforeCommit: null as string | null };
       const out = await work(client, tx);
+      // The next batch may connect and queue for the lock now; it reads after this commit.
+      order?.overlap();
       await client.query(tx.beforeCommit ? `${tx.beforeCommit};\nCOMMIT` : "COMMIT");
       return out;
     } catch (err) {
@@ -476,7 +488,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     closedByNas: number;
   }
 
-  const applyBatch = async (items: readonly AcctItem[]): Promise<ApplyResult> => {
+  const applyBatch = async (items: readonly AcctItem[], order?: BatchContext): Promise<ApplyResult> => {
     if (items.length === 0) return { applied: 0, duplicates: 0, ended: [] };
     const tally: Tally = { starts: 0, interims: 0, stops: 0, duplicates: 0, nasRestarts: 0, closedByNas: 0 };
     const result = await inTransaction(async (c, tx) => {
@@ -503,7 +515,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
         if (dropped > 0) options.onDroppedUsage?.(dropped);
       }
       return out;
-    });
+    }, order);
     counters.starts += tally.starts;
     counters.interims += tally.interims;
     counters.stops += tally.stops;
@@ -517,12 +529,13 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   };
 
   const writer: BatchWriter<AcctItem> = createBatchWriter<AcctItem>(
-    async (items) => {
-      await applyBatch(items);
+    async (items, order) => {
+      await applyBatch(items, order);
     },
     () => 1,
-    // Group commit: a batch goes as soon as the previous one committed, with what arrived meanwhile.
-    { groupCommit: true, ...options.writer },
+    // Group commit: a batch goes with what arrived while the previous one was written.
+    // Pipelined: it begins (connection, BEGIN, lock wait) while the previous one commits.
+    { groupCommit: true, pipeline: true, ...options.writer },
   );
 
   return {

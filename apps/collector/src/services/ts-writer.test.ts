@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBatchWriter, QueueFullError, WriterStoppedError, type AccountingRow, type TsWriterConfig, type UsageRow } from "./ts-writer";
+import { createBatchWriter, PreviousBatchFailedError, QueueFullError, WriterStoppedError, type AccountingRow, type TsWriterConfig, type UsageRow } from "./ts-writer";
 
 interface TsBatch {
   accounting: AccountingRow[];
@@ -159,6 +159,82 @@ describe("ts-writer", () => {
     expect(sizes).toEqual([2, 4, 1]);
     expect(maxActive).toBe(1);
     expect(Date.now() - started).toBeLessThan(5_000);
+    await w.stop();
+  });
+
+  it("pipeline: the next batch starts once the running one allows overlap, waits for its outcome, and settles after it", async () => {
+    const events: string[] = [];
+    const gates: (() => void)[] = [];
+    const w = createBatchWriter<number>(
+      async (items, { previous, overlap }) => {
+        const name = items.join("+");
+        events.push(`start ${name}`);
+        await previous; // a real sink awaits it after taking its lock
+        events.push(`prev-ok ${name}`);
+        overlap();
+        await new Promise<void>((r) => gates.push(r));
+        events.push(`commit ${name}`);
+      },
+      () => 1,
+      { groupCommit: true, pipeline: true, batchRowsMax: 2, queueRowsMax: 100 },
+    );
+    const settled: number[] = [];
+    const ps = [1, 2, 3, 4, 5].map((n) => w.enqueue(n).then(() => settled.push(n)));
+    const tick = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    await tick();
+    // Batch 1+2 overlapped, so 3+4 started (and waits for 1+2's outcome); 5 waits for 3+4 to overlap.
+    expect(events).toEqual(["start 1+2", "prev-ok 1+2", "start 3+4"]);
+    expect(w.queuedRows).toBe(5);
+    gates.shift()!();
+    await tick();
+    expect(settled).toEqual([1, 2]);
+    expect(events.slice(3)).toEqual(["commit 1+2", "prev-ok 3+4", "start 5"]);
+    gates.shift()!();
+    await tick();
+    gates.shift()!();
+    await Promise.all(ps);
+    expect(settled).toEqual([1, 2, 3, 4, 5]);
+    expect(w.queuedRows).toBe(0);
+    await w.stop();
+  });
+
+  it("pipeline: when a batch fails, the batch begun behind it fails too (nothing overtakes it), and later ones work again", async () => {
+    const committed: number[] = [];
+    let release: (() => void) | null = null;
+    const w = createBatchWriter<number>(
+      async (items, { previous, overlap }) => {
+        try {
+          await previous;
+        } catch (err) {
+          throw new PreviousBatchFailedError(err);
+        }
+        overlap();
+        if (items[0] === 1) {
+          await new Promise<void>((r) => (release = r));
+          throw new Error("db down");
+        }
+        committed.push(...items);
+      },
+      () => 1,
+      { groupCommit: true, pipeline: true, batchRowsMax: 2, queueRowsMax: 100 },
+    );
+    const outcome = (n: number) =>
+      w.enqueue(n).then(
+        () => `${n} ok`,
+        (e: Error) => `${n} ${e.name}`,
+      );
+    const order: string[] = [];
+    const ps = [1, 2, 3, 4].map((n) => outcome(n).then((o) => order.push(o)));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    release!();
+    await Promise.all(ps);
+    expect(order).toEqual(["1 Error", "2 Error", "3 PreviousBatchFailedError", "4 PreviousBatchFailedError"]);
+    expect(committed).toEqual([]);
+    await expect(w.enqueue(5)).resolves.toBeUndefined();
+    expect(committed).toEqual([5]);
+    expect(w.counters.flushFailures).toBe(2);
     await w.stop();
   });
 });

@@ -20,13 +20,36 @@ export interface TsWriterConfig {
    * the load, up to batchRowsMax, and an idle writer adds no latency.
    */
   groupCommit: boolean;
+  /**
+   * With groupCommit: the next batch may start (take its rows and call the sink) once the
+   * running one calls `overlap()` (e.g. just before its COMMIT), instead of after it settled.
+   * The sink gets the previous batch's outcome (`previous`, rejects if that batch failed)
+   * and must not commit before it, nor at all if it failed; batches settle in order.
+   */
+  pipeline: boolean;
   /** Flush as soon as this many rows are queued; also the most rows one flush writes. */
   batchRowsMax: number;
   /** Rows queued or being written; beyond this enqueue rejects (backpressure). */
   queueRowsMax: number;
 }
 
-export const defaultTsWriterConfig: TsWriterConfig = { flushIntervalMs: 50, groupCommit: false, batchRowsMax: 5_000, queueRowsMax: 50_000 };
+export const defaultTsWriterConfig: TsWriterConfig = { flushIntervalMs: 50, groupCommit: false, pipeline: false, batchRowsMax: 5_000, queueRowsMax: 50_000 };
+
+/** What a pipelined sink gets besides its items (BatchWriter with `pipeline`). */
+export interface BatchContext {
+  /** Settles when the previous batch did: resolves if it committed, rejects if it failed. */
+  previous: Promise<void>;
+  /** The next batch may start now (it will still wait for this one's outcome). */
+  overlap: () => void;
+}
+
+/** A pipelined batch fails when the batch before it failed, so no later record overtakes an earlier one. */
+export class PreviousBatchFailedError extends Error {
+  constructor(cause: unknown) {
+    super(`previous batch failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "PreviousBatchFailedError";
+  }
+}
 
 export class QueueFullError extends Error {
   constructor(public readonly queuedRows: number) {
@@ -67,11 +90,12 @@ export interface BatchWriter<T> {
   readonly counters: TsWriterCounters;
 }
 
-export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: (item: T) => number, config: Partial<TsWriterConfig> = {}): BatchWriter<T> {
+export function createBatchWriter<T>(sink: (items: T[], ctx: BatchContext) => Promise<void>, size: (item: T) => number, config: Partial<TsWriterConfig> = {}): BatchWriter<T> {
   const cfg = { ...defaultTsWriterConfig, ...config };
   if (cfg.batchRowsMax < 1 || cfg.queueRowsMax < cfg.batchRowsMax) {
     throw new Error("ts-writer: need 1 <= batchRowsMax <= queueRowsMax");
   }
+  if (cfg.pipeline && !cfg.groupCommit) throw new Error("ts-writer: pipeline needs groupCommit");
   const queue: Pending<T>[] = [];
   let queued = 0; // rows in `queue`
   let inFlight = 0; // rows in the batch being written
@@ -95,23 +119,93 @@ export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: 
       rows += next.count;
     }
     queued -= rows;
-    inFlight = rows;
+    inFlight += rows;
     return items;
   };
 
-  const writeOnce = async (): Promise<void> => {
+  const rowsOf = (items: Pending<T>[]) => items.reduce((n, i) => n + i.count, 0);
+  // Pipeline: the outcome of the last batch started (resolves/rejects with it), and whether it settled.
+  let previous: Promise<void> = Promise.resolve();
+  let lastSettled: Promise<void> | null = null;
+  let arrival: (() => void) | null = null;
+
+  /** Starts one batch; resolves when the next may start (overlap) or this one settled. */
+  const startPipelined = async (): Promise<void> => {
     const items = takeBatch();
     if (items.length === 0) return;
+    const rows = rowsOf(items);
+    counters.flushes++;
+    let overlap!: () => void;
+    const mayOverlap = new Promise<void>((r) => (overlap = r));
+    // Only a batch begun while the previous one was still in flight depends on it; once
+    // that one settled (its records acknowledged or handed back), the next starts clean.
+    const before = lastSettled ? previous : Promise.resolve();
+    const outcome = sink(
+      items.map((i) => i.rows),
+      { previous: before, overlap },
+    );
+    // Items settle in batch order: this batch's after the previous batch's.
+    const settled = outcome
+      .then(
+        async () => {
+          await before.catch(() => undefined);
+          counters.committedRows += rows;
+          for (const item of items) item.resolve();
+        },
+        async (err: unknown) => {
+          await before.catch(() => undefined);
+          counters.flushFailures++;
+          for (const item of items) item.reject(err);
+        },
+      )
+      .finally(() => {
+        inFlight -= rows;
+      });
+    previous = settled.then(() => outcome);
+    previous.catch(() => undefined); // observed by the next batch's sink, or by nobody
+    lastSettled = settled;
+    void settled.finally(() => {
+      if (lastSettled === settled) lastSettled = null;
+      arrival?.();
+    });
+    await Promise.race([mayOverlap, settled]);
+  };
+
+  const runPipeline = async (): Promise<void> => {
+    for (;;) {
+      if (queue.length > 0) {
+        await startPipelined();
+        continue;
+      }
+      const last = lastSettled;
+      if (!last) return;
+      // Wait for the batch in flight to settle or for new records, whichever comes first.
+      await new Promise<void>((r) => {
+        arrival = r;
+        void last.finally(r);
+      });
+      arrival = null;
+    }
+  };
+
+  const writeOnce = async (): Promise<void> => {
+    if (cfg.pipeline) return runPipeline();
+    const items = takeBatch();
+    if (items.length === 0) return;
+    const rows = rowsOf(items);
     counters.flushes++;
     try {
-      await sink(items.map((i) => i.rows));
-      counters.committedRows += inFlight;
+      await sink(
+        items.map((i) => i.rows),
+        { previous: Promise.resolve(), overlap: () => undefined },
+      );
+      counters.committedRows += rows;
       for (const item of items) item.resolve();
     } catch (err) {
       counters.flushFailures++;
       for (const item of items) item.reject(err);
     } finally {
-      inFlight = 0;
+      inFlight -= rows;
     }
   };
 
@@ -159,6 +253,7 @@ export function createBatchWriter<T>(sink: (items: T[]) => Promise<void>, size: 
       counters.enqueuedRows += count;
       const promise = new Promise<void>((resolve, reject) => queue.push({ rows, count, resolve, reject }));
       queued += count;
+      arrival?.();
       if (cfg.groupCommit) kick();
       else if (queued >= cfg.batchRowsMax) void scheduleFlush();
       else if (!timer) timer = setTimeout(() => void scheduleFlush(), cfg.flushIntervalMs);
