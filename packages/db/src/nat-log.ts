@@ -8,7 +8,10 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { canCopy, copyBinaryHeader, copyBinaryTrailer, ipBytes, pgEpochMs } from "./pg-copy";
 import type { Queryable } from "./timeseries";
+
+export { ipBytes };
 
 export type NatEvent = "open" | "close" | "packet";
 
@@ -166,40 +169,12 @@ type PgConnection = pg.PoolClient | pg.Client;
  * (each query may go to another connection) and neither is PGlite.
  */
 export function isPgConnection(q: unknown): q is PgConnection {
-  if (typeof q !== "object" || q === null) return false;
-  const c = q as { connection?: unknown; query?: unknown; totalCount?: unknown };
-  return typeof c.query === "function" && typeof c.connection === "object" && c.connection !== null && c.totalCount === undefined;
+  return canCopy(q);
 }
 
 // Binary COPY (PostgreSQL's "PGCOPY" format): the server takes int64 microseconds, 4-byte
 // inet addresses and raw integers instead of parsing text per column, which is most of its
 // per-row COPY cost here.
-const pgEpochMs = 946_684_800_000; // 2000-01-01T00:00:00Z
-const copyBinaryHeader = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
-const copyBinaryTrailer = Buffer.from([0xff, 0xff]);
-
-/** The 4 or 16 bytes of an address that isIP accepted. */
-export function ipBytes(ip: string): number[] {
-  if (isIP(ip) === 4) return ip.split(".").map(Number);
-  // IPv6: optional embedded IPv4 tail, at most one "::", optional zone (not stored by inet).
-  let text = ip.split("%")[0]!;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  if (text.includes(".", lastColon)) {
-    tail.push(...text.slice(lastColon + 1).split(".").map(Number));
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const [head, rest] = text.split("::") as [string, string | undefined];
-  const groups = (g: string) => (g === "" ? [] : g.split(":").map((x) => parseInt(x, 16)));
-  const h = groups(head);
-  const r = rest === undefined ? [] : groups(rest);
-  const words = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];
-  const out: number[] = [];
-  for (const w of words) out.push(w >> 8, w & 255);
-  if (tail.length === 4) out.splice(12, 4, ...tail);
-  return out;
-}
-
 class BinaryWriter {
   buf: Buffer;
   at = 0;

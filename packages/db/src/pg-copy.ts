@@ -15,12 +15,14 @@ export function canCopy(q: unknown): q is pg.PoolClient | pg.Client {
   return typeof c.query === "function" && typeof c.connection === "object" && c.connection !== null && c.totalCount === undefined;
 }
 
-const pgEpochMs = 946_684_800_000; // 2000-01-01T00:00:00Z
-const header = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
-const trailer = Buffer.from([0xff, 0xff]);
+export const pgEpochMs = 946_684_800_000; // 2000-01-01T00:00:00Z
+export const copyBinaryHeader = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+export const copyBinaryTrailer = Buffer.from([0xff, 0xff]);
 
-/** The 16 bytes of an IPv6 address that isIP accepted (zone dropped, as inet does). */
-function ipv6Bytes(ip: string): number[] {
+/** The 4 or 16 bytes of an address that isIP accepted (an IPv6 zone is dropped, as inet does). */
+export function ipBytes(ip: string): number[] {
+  if (isIP(ip) === 4) return ip.split(".").map(Number);
+  // IPv6: optional embedded IPv4 tail, at most one "::".
   let text = ip.split("%")[0]!;
   const tail: number[] = [];
   const lastColon = text.lastIndexOf(":");
@@ -46,8 +48,8 @@ export class BinaryCopyWriter {
 
   constructor(sizeHint = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(Math.max(1024, sizeHint));
-    this.buf.set(header, 0);
-    this.at = header.length;
+    this.buf.set(copyBinaryHeader, 0);
+    this.at = copyBinaryHeader.length;
   }
 
   private room(n: number): void {
@@ -117,7 +119,7 @@ export class BinaryCopyWriter {
     if (this.inet4(ip)) return;
     const family = isIP(ip);
     if (family === 0) throw new RangeError(`COPY: not an IP address: ${JSON.stringify(ip.slice(0, 64))}`);
-    const bytes = family === 4 ? ip.split(".").map(Number) : ipv6Bytes(ip);
+    const bytes = ipBytes(ip);
     this.room(8 + bytes.length);
     this.at = this.buf.writeInt32BE(4 + bytes.length, this.at);
     // family (PGSQL_AF_INET 2 / PGSQL_AF_INET6 3), prefix bits, is_cidr, address length.
@@ -166,7 +168,7 @@ export class BinaryCopyWriter {
   /** The whole stream (header, rows, trailer). */
   finish(): Buffer {
     this.room(2);
-    this.buf.set(trailer, this.at);
+    this.buf.set(copyBinaryTrailer, this.at);
     this.at += 2;
     return this.buf.subarray(0, this.at);
   }
