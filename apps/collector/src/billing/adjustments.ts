@@ -26,6 +26,7 @@ import {
 } from "@isp/db/billing-adjustments";
 import type pg from "pg";
 import type { Logger } from "../log";
+import { storedInvoiceLines } from "./billing-run";
 import { type BillingConfig, defaultBillingConfig } from "./config";
 
 const none = (note: string): AdjustmentDecision => ({ outcome: "none", note });
@@ -81,18 +82,7 @@ export function decideAdjustment(input: AdjustmentInput, cfg: BillingConfig = de
       netPaisa: doc.totals.netPaisa,
       taxPaisa: doc.totals.taxPaisa,
       totalPaisa: doc.totals.totalPaisa,
-      lines: doc.lines.map((l, i) => ({
-        position: i + 1,
-        kind: l.kind,
-        description: l.description,
-        revenueAccount: l.revenueAccount,
-        chargedPaisa: l.chargedPaisa,
-        discountPaisa: l.discountPaisa,
-        netPaisa: l.netPaisa,
-        taxPaisa: l.totalPaisa - l.netPaisa,
-        totalPaisa: l.totalPaisa,
-        taxes: l.taxes,
-      })),
+      lines: storedInvoiceLines(doc),
       ledger: { key: tx.id, kind: tx.kind, entries: tx.entries.map((e) => ({ account: e.account, amountPaisa: e.debitPaisa ?? -e.creditPaisa })) },
     },
   };

@@ -23,7 +23,7 @@ import {
   periodContaining,
   toDate,
 } from "@isp/billing/cycles";
-import { buildInvoice, type Charge, invoiceLedgerTransaction, prorationCharges, subscriptionCharge } from "@isp/billing/invoice";
+import { buildInvoice, type Charge, type InvoiceDocument, invoiceLedgerTransaction, prorationCharges, subscriptionCharge } from "@isp/billing/invoice";
 import { prorateActivation } from "@isp/billing/proration";
 import {
   type BillableSubscriber,
@@ -130,6 +130,22 @@ export function assignInvoices(
   return out;
 }
 
+/** A built invoice's lines as the invoice_lines rows store them (tax per line = total - net). */
+export function storedInvoiceLines(doc: InvoiceDocument) {
+  return doc.lines.map((l, i) => ({
+    position: i + 1,
+    kind: l.kind,
+    description: l.description,
+    revenueAccount: l.revenueAccount,
+    chargedPaisa: l.chargedPaisa,
+    discountPaisa: l.discountPaisa,
+    netPaisa: l.netPaisa,
+    taxPaisa: l.totalPaisa - l.netPaisa,
+    totalPaisa: l.totalPaisa,
+    taxes: l.taxes,
+  }));
+}
+
 /** Documents created by one run above which the run refreshes the invoice tables' statistics. */
 const analyzeAfterCreated = 1000;
 
@@ -182,18 +198,7 @@ export async function runBilling(pool: pg.Pool, opts: BillingRunOptions): Promis
           netPaisa: doc.totals.netPaisa,
           taxPaisa: doc.totals.taxPaisa,
           totalPaisa: doc.totals.totalPaisa,
-          lines: doc.lines.map((l, i) => ({
-            position: i + 1,
-            kind: l.kind,
-            description: l.description,
-            revenueAccount: l.revenueAccount,
-            chargedPaisa: l.chargedPaisa,
-            discountPaisa: l.discountPaisa,
-            netPaisa: l.netPaisa,
-            taxPaisa: l.totalPaisa - l.netPaisa,
-            totalPaisa: l.totalPaisa,
-            taxes: l.taxes,
-          })),
+          lines: storedInvoiceLines(doc),
           entries: (tx?.entries ?? []).map((e) => ({
             account: e.account === `receivable:${templateSubscriber}` ? "receivable" : e.account,
             amountPaisa: e.debitPaisa ?? -e.creditPaisa,
