@@ -20,9 +20,12 @@ import type { TsWriterConfig } from "./services/ts-writer";
 import { createAcctSpool, type AcctSpool } from "./services/acct-spool";
 import { createAuthService, type AuthPolicyConfig, type AuthService } from "./services/auth-service";
 import { createAuthLogWriter, type AuthLogWriter, type AuthLogWriterConfig } from "./services/auth-log-writer";
-import { createUsageCache } from "./services/caches";
-import { DEV_SECRETS_KEY, encryptPlainPasswords } from "@isp/db/secrets";
+import { createUsageCache, type UsageCache } from "./services/caches";
+import { createFupEnforcer, type FupEnforcer, type FupEnforcerConfig } from "./services/fup-enforcer";
+import { DEV_SECRETS_KEY, encryptPlainPasswords, toKeyring, type SecretsKeys } from "@isp/db/secrets";
+import { createSecretsRotation, type SecretsRotation } from "./services/secrets-rotation";
 import { releaseStaleAllocations } from "@isp/db/ip-pools";
+import { releaseStalePrefixes } from "@isp/db/ipv6-pools";
 import { acctSpoolCodec, createAccountingService, onSessionsEnded, type AccountingService, type SpooledRecord } from "./services/accounting-service";
 import { createAcctEndpoint, createAuthEndpoint, createDisconnectSender, planRateLimit, type DisconnectSenderHandle, type RadiusEndpoint } from "./services/radius-glue";
 import { startSimulation, type Simulation } from "./dev/simulate";
@@ -40,8 +43,10 @@ export interface CollectorConfig {
   liveCorsOrigin: string | string[];
   authSecret: string;
   acctInterimIntervalS?: number;
-  /** Key of the PPPoE passwords at rest (SECRETS_KEY). Default: the public development key. */
-  secretsKey?: Buffer;
+  /** Keys of the PPPoE passwords at rest: SECRETS_KEY + SECRETS_KEY_PREVIOUS (a keyring), or one key. Default: the public development key. */
+  secretsKey?: SecretsKeys;
+  /** Re-encryption sweep onto the current key (it also runs at start). Default 60000. */
+  secretsRotateMs?: number;
   /** Suspended/expired subscribers on plans without their own policy. Default "reject". */
   suspendedPolicyDefault?: AuthPolicyConfig["suspendedPolicyDefault"];
   walledGarden?: Partial<AuthPolicyConfig["walledGarden"]>;
@@ -75,6 +80,8 @@ export interface CollectorConfig {
   enforcement?: Partial<EnforcementWorkerConfig>;
   /** Billing-vs-router reconciliation (docs/enforcement.md); null = off. */
   reconcile?: Partial<ReconcilerConfig> | null;
+  /** Fair-usage throttle on crossing and plan rate back at the new month, after each usage refresh (docs/enforcement.md); null = off. */
+  fup?: Partial<FupEnforcerConfig> | null;
   coa?: { timeoutMs?: number; retries?: number; inFlightMax?: number };
   simulator?: { sessions: number; interimIntervalS?: number; rampMs?: number } | null;
   /** NAT syslog ingest (docs/nat-ingest.md); absent or null = off. Its spool is <dataDir>/nat/. */
@@ -118,6 +125,8 @@ export interface Collector {
     acctEndpoint: RadiusEndpoint | null;
     nat: NatService | null;
     openSessions: OpenSessionIndex | null;
+    usage: UsageCache | null;
+    fup: FupEnforcer | null;
   };
 }
 
@@ -168,7 +177,10 @@ export function createCollector(config: CollectorConfig): Collector {
   let hub: LiveHub | null = null;
   let enforcement: EnforcementWorker | null = null;
   let reconciler: Reconciler | null = null;
+  let usageCache: UsageCache | null = null;
+  let fup: FupEnforcer | null = null;
   let secretSync: SecretSync | null = null;
+  let secretsRotationRef: SecretsRotation | null = null;
   let disconnectSender: DisconnectSenderHandle | null = null;
   let simulation: Simulation | null = null;
   let nat: NatService | null = null;
@@ -200,16 +212,24 @@ export function createCollector(config: CollectorConfig): Collector {
       routers = createRouterCache(pool);
       subscribers = createSubscriberCache(pool, log.child("cache"));
       // Legacy plain-text passwords are encrypted before the cache ever holds them.
-      const secretsKey = config.secretsKey ?? DEV_SECRETS_KEY;
+      const secretsKey = toKeyring(config.secretsKey ?? DEV_SECRETS_KEY);
       const encrypted = await encryptPlainPasswords(pool, secretsKey);
       if (encrypted > 0) log.info(`encrypted ${encrypted} plain-text PPPoE passwords`);
+      // Key rotation: counts by key id logged; values on previous keys re-encrypted in the background.
+      const secretsRotation = (secretsRotationRef = createSecretsRotation({ q: pool, keyring: secretsKey, log: log.child("secrets") }));
+      await secretsRotation.atStart();
       await Promise.all([routers.load(), subscribers.load()]);
       const subs = subscribers;
       const rc0 = routers;
       subscriberListener = createPgListener({
         url: config.databaseUrl,
-        channels: ["subscriber_changed", "router_changed", "ip_pool_changed"],
+        channels: ["subscriber_changed", "router_changed", "ip_pool_changed", "escalation_changed"],
         onNotify: (ch, payload) => {
+          if (ch === "escalation_changed") {
+            // The web acknowledged an escalation: NOC screens refresh (the hub starts later; none before it).
+            if (payload && /^\d{1,19}$/.test(payload)) hub?.emitEscalationChanged({ actionId: payload });
+            return;
+          }
           if (ch === "router_changed") {
             void rc0.load().catch((err: Error) => log.warn("router reload failed", { error: err.message }));
             return;
@@ -256,7 +276,7 @@ export function createCollector(config: CollectorConfig): Collector {
 
       // 5. RADIUS servers.
       const markSeen = (routerId: number) => routerLastSeen.set(routerId, new Date());
-      const usage = createUsageCache(pool);
+      const usage = (usageCache = createUsageCache(pool));
       await usage.refresh();
       authLog = createAuthLogWriter(pool, log.child("auth-log"), config.authLog);
       authLog.start();
@@ -379,8 +399,15 @@ export function createCollector(config: CollectorConfig): Collector {
         await encryptPlainPasswords(p, secretsKey);
         await subs.refreshChanged();
       });
-      every(60_000, "fair-usage counters", () => usage.refresh());
+      every(config.secretsRotateMs ?? 60_000, "secrets re-encryption", () => secretsRotation.sweep());
+      // The FUP enforcer acts on the counters just read: throttle on crossing, plan rate back at the new month.
+      const fe = (fup = config.fup === null ? null : createFupEnforcer({ pool, usage, log: log.child("fup"), config: config.fup }));
+      every(60_000, "fair-usage counters", async () => {
+        await usage.refresh();
+        await fe?.run();
+      });
       every(60_000, "stale address leases", () => releaseStaleAllocations(p, config.leaseGraceS ?? 600));
+      every(60_000, "stale IPv6 prefix leases", () => releaseStalePrefixes(p, config.leaseGraceS ?? 600));
       every(config.subscriberRefreshMs ?? 300_000, "subscriber reload", () => subs.load());
       // Sessions whose NAS went quiet (no interim for staleAfterS) are marked stale, so
       // the wall does not count ghosts after a router dies without Accounting-Off.
@@ -422,6 +449,8 @@ export function createCollector(config: CollectorConfig): Collector {
     async stop() {
       const deadlineAt = Date.now() + (config.stopDeadlineMs ?? 10_000);
       for (const t of timers.splice(0)) clearInterval(t);
+      // A re-encryption sweep in flight ends after its batch; the next start resumes it.
+      if (secretsRotationRef) await withDeadline("secrets re-encryption", secretsRotationRef.stop(), deadlineAt, log);
       // A billing run in progress gets a few seconds to finish its chunk; if cut off it
       // resumes from its cursor at the next start.
       if (billingScheduler) await withDeadline("billing scheduler", billingScheduler.stop(Math.min(5000, Math.max(0, deadlineAt - Date.now()))), deadlineAt, log);
@@ -436,6 +465,8 @@ export function createCollector(config: CollectorConfig): Collector {
       // Spooled records not yet replayed stay on disk and are replayed at the next start.
       if (acct) await withDeadline("spool replayer", acct.stop(), deadlineAt, log);
       if (reconciler) await withDeadline("reconciler", reconciler.stop(), deadlineAt, log);
+      // A fair-usage pass in flight finishes its requests (each one transaction) before the pool goes.
+      if (fup) await withDeadline("fair-usage pass", fup.idle(), deadlineAt, log);
       // The worker records the answers of Disconnects in flight (needs the pool).
       if (enforcement) await withDeadline("enforcement worker", enforcement.stop(Math.max(0, deadlineAt - Date.now())), deadlineAt, log);
       // /ppp/secret syncs the worker's last answers queued (the reconciler repairs any cut short).
@@ -455,6 +486,8 @@ export function createCollector(config: CollectorConfig): Collector {
       authEndpoint = acctEndpoint = null;
       enforcement = null;
       reconciler = null;
+      fup = null;
+      usageCache = null;
       secretSync = null;
       hub = null;
       sessions = null;
@@ -467,7 +500,7 @@ export function createCollector(config: CollectorConfig): Collector {
     ports,
     counters,
     get internals() {
-      return { pool, sessions, spool, enforcement, reconciler, secretSync, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat, openSessions };
+      return { pool, sessions, spool, enforcement, reconciler, secretSync, routers, subscribers, auth, authLog, acct, authEndpoint, acctEndpoint, nat, openSessions, usage: usageCache, fup };
     },
   };
 }

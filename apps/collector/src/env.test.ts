@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { DEV_SECRETS_KEY, secretsKeyId } from "@isp/db/secrets";
 import { loadEnv } from "./env";
 
 describe("env", () => {
@@ -43,12 +44,41 @@ describe("env", () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
     const secret = { AUTH_SECRET: "x".repeat(32) };
     const hex = "ab".repeat(32);
-    expect(loadEnv({ ...secret, SECRETS_KEY: hex })).toMatchObject({ SECRETS_KEY: Buffer.from(hex, "hex"), secretsKeyIsDevDefault: false });
+    const env = loadEnv({ ...secret, SECRETS_KEY: hex });
+    expect(env.secretsKeyIsDevDefault).toBe(false);
+    expect(env.SECRETS_KEY.current.key).toEqual(Buffer.from(hex, "hex"));
+    expect(env.SECRETS_KEY.previous).toEqual([]);
     const b64 = Buffer.alloc(32, 9).toString("base64");
-    expect(loadEnv({ ...secret, SECRETS_KEY: b64 }).SECRETS_KEY).toEqual(Buffer.alloc(32, 9));
+    expect(loadEnv({ ...secret, SECRETS_KEY: b64 }).SECRETS_KEY.current.key).toEqual(Buffer.alloc(32, 9));
     expect(loadEnv(secret).secretsKeyIsDevDefault).toBe(true);
+    expect(loadEnv(secret).SECRETS_KEY.current.key).toEqual(DEV_SECRETS_KEY);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("SECRETS_KEY is not set"));
     expect(() => loadEnv({ ...secret, SECRETS_KEY: "abcd" })).toThrow(/SECRETS_KEY/);
+    warn.mockRestore();
+  });
+
+  it("SECRETS_KEY_PREVIOUS: comma-separated previous keys (hex, base64 or 'dev'), decrypt only; a bad one is named by position, never echoed", () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    const secret = { AUTH_SECRET: "x".repeat(32), SECRETS_KEY: "ab".repeat(32) };
+    const old1 = "cd".repeat(32);
+    const old2 = Buffer.alloc(32, 7).toString("base64");
+    const ring = loadEnv({ ...secret, SECRETS_KEY_PREVIOUS: `${old1}, ${old2},dev` }).SECRETS_KEY;
+    expect(ring.current.id).toBe(secretsKeyId(Buffer.from("ab".repeat(32), "hex")));
+    expect(ring.previous.map((p) => p.key)).toEqual([Buffer.from(old1, "hex"), Buffer.alloc(32, 7), DEV_SECRETS_KEY]);
+    expect(loadEnv({ ...secret, SECRETS_KEY_PREVIOUS: "" }).SECRETS_KEY.previous).toEqual([]);
+    const bad = "0123456789abcdef0123";
+    let err: Error | undefined;
+    try {
+      loadEnv({ ...secret, SECRETS_KEY_PREVIOUS: `${old1},${bad}` });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).toMatch(/invalid collector environment:\n {2}SECRETS_KEY_PREVIOUS \(key 2 of 2\) must be 32 bytes/);
+    expect(err?.message).not.toContain(bad);
+    expect(err?.message).not.toContain(old1);
+    expect(() => loadEnv({ ...secret, SECRETS_KEY_PREVIOUS: "abcd" })).toThrow(/SECRETS_KEY_PREVIOUS must be 32 bytes/);
+    // Previous keys without a current one would encrypt new passwords with the public dev key.
+    expect(() => loadEnv({ AUTH_SECRET: "x".repeat(32), SECRETS_KEY_PREVIOUS: old1 })).toThrow(/SECRETS_KEY_PREVIOUS is set but SECRETS_KEY is not/);
     warn.mockRestore();
   });
 });

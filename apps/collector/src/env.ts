@@ -1,7 +1,7 @@
 // The only module that reads process.env (STYLE.md 11). Everything else receives a
 // typed config from the composition root, so tests build configs without touching env.
 import { readFileSync } from "node:fs";
-import { DEV_SECRETS_KEY, parseSecretsKey } from "@isp/db/secrets";
+import { parseKeyring, type SecretsKeyring } from "@isp/db/secrets";
 import { z } from "zod";
 
 const DEV_AUTH_SECRET = "dev-only-insecure-auth-secret-change-me";
@@ -47,6 +47,8 @@ const schema = z.object({
   NAT_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
   /** PPPoE passwords at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64 (docs/radius-auth.md). */
   SECRETS_KEY: z.string().min(1).optional(),
+  /** Previous keys, decrypt only, comma-separated (same formats, or "dev"): key rotation (docs/radius-auth.md). */
+  SECRETS_KEY_PREVIOUS: z.string().min(1).optional(),
   /** Suspended/expired subscribers whose plan has no policy of its own. */
   SUSPENDED_POLICY: z.enum(["reject", "walled_garden"]).default("reject"),
   WALLED_GARDEN_ADDRESS_LIST: z.string().min(1).default("walled-garden"),
@@ -65,10 +67,11 @@ const schema = z.object({
   ROUTEROS_CA_FILE: z.string().min(1).optional(),
 });
 
-export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY"> & {
+export type Env = Omit<z.infer<typeof schema>, "AUTH_SECRET" | "SECRETS_KEY" | "SECRETS_KEY_PREVIOUS"> & {
   AUTH_SECRET: string;
   authSecretIsDevDefault: boolean;
-  SECRETS_KEY: Buffer;
+  /** SECRETS_KEY (current) and SECRETS_KEY_PREVIOUS. */
+  SECRETS_KEY: SecretsKeyring;
   secretsKeyIsDevDefault: boolean;
   /** ROUTEROS_CA_FILE's contents; null when unset. */
   routerCaPem: string | null;
@@ -82,12 +85,17 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const issues = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n");
     throw new Error(`invalid collector environment:\n${issues}`);
   }
-  const { AUTH_SECRET, SECRETS_KEY, ...rest } = parsed.data;
-  let secretsKey: Buffer;
+  const { AUTH_SECRET, SECRETS_KEY, SECRETS_KEY_PREVIOUS, ...rest } = parsed.data;
+  if (SECRETS_KEY_PREVIOUS && !SECRETS_KEY) {
+    // Rotating onto the public development key is never meant.
+    throw new Error("invalid collector environment:\n  SECRETS_KEY_PREVIOUS is set but SECRETS_KEY is not: set the new key as SECRETS_KEY");
+  }
+  let secretsKey: SecretsKeyring;
   try {
-    secretsKey = SECRETS_KEY ? parseSecretsKey(SECRETS_KEY) : DEV_SECRETS_KEY;
+    secretsKey = parseKeyring(SECRETS_KEY, SECRETS_KEY_PREVIOUS);
   } catch (err) {
-    throw new Error(`invalid collector environment:\n  SECRETS_KEY: ${(err as Error).message}`, { cause: err });
+    // The message names the variable (and the position in SECRETS_KEY_PREVIOUS), never the key.
+    throw new Error(`invalid collector environment:\n  ${(err as Error).message}`, { cause: err });
   }
   if (!SECRETS_KEY) {
     console.warn(

@@ -89,10 +89,29 @@ test("an unreachable router escalates two kicks to the NOC; one is retried once 
       .poll(async () => (await db().query<{ status: string; attempts: number; escalated: boolean }>("SELECT status::text, attempts, escalated FROM enforcement_outbox WHERE id = $1", [idOf(a.id)])).rows[0], { timeout: 20_000 })
       .toMatchObject({ status: expect.stringMatching(/^(acked|nak)$/), attempts: 1, escalated: false });
 
+    // Two other NOC screens, opened now: a wall (A's retry already left only B open) and a
+    // second agent's escalation list showing B.
+    const wallContext = await browser.newContext();
+    const wallPage = await wallContext.newPage();
+    await login(wallPage, "noc");
+    await wallPage.goto("/noc");
+    await expect(wallPage.getByTestId("escalations-count")).toHaveText(String(before + 1), { timeout: 30_000 });
+    await expect(wallPage.getByTestId("live-indicator")).toHaveAttribute("data-status", "live", { timeout: 15_000 });
+    const otherPage = await wallContext.newPage();
+    await otherPage.goto("/noc/escalations");
+    const otherRowB = otherPage.locator(`[data-testid="escalation-row"][data-action-id="${idOf(b.id)}"]`);
+    await expect(otherRowB).toBeVisible();
+    await expect(otherPage.getByTestId("live-indicator")).toHaveAttribute("data-status", "live", { timeout: 15_000 });
+
     // B: handled outside the system; acknowledged, it leaves the open list and shows under "acknowledged".
     await rowB.getByTestId("escalation-ack").click();
     await expect(nocPage.getByTestId("escalation-message")).toHaveText(`Action #${idOf(b.id)} acknowledged`);
     await expect(rowB).toHaveCount(0);
+    // The other screens follow within seconds (NOTIFY escalation_changed through the collector),
+    // not at their 30 s refetch.
+    await expect(wallPage.getByTestId("escalations-count")).toHaveText(String(before), { timeout: 4_000 });
+    await expect(otherRowB).toHaveCount(0, { timeout: 4_000 });
+    await wallContext.close();
     await nocPage.getByTestId("include-acked").check();
     await expect(rowB.getByTestId("escalation-acked")).toContainText("acknowledged by noc");
     await nocPage.screenshot({ path: join(artifactsDir, "noc-escalations-acked.png"), fullPage: true });

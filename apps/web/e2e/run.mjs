@@ -164,7 +164,8 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 try {
   const taken = new Set();
   const [webPort, livePort] = await distinctPorts(freeTcpPort, 2, taken);
-  const [authPort, acctPort] = await distinctPorts(freeUdpPort, 2, taken);
+  const [authPort, acctPort, syslogUdpPort] = await distinctPorts(freeUdpPort, 3, taken);
+  const [syslogTcpPort] = await distinctPorts(freeTcpPort, 1, taken);
   const webUrl = `http://127.0.0.1:${webPort}`;
   const authSecret = randomBytes(32).toString("hex");
   const env = {
@@ -180,6 +181,10 @@ try {
     RADIUS_HOST: "127.0.0.1",
     RADIUS_AUTH_PORT: String(authPort),
     RADIUS_ACCT_PORT: String(acctPort),
+    // NAT logs on free ports too (the default 5514 may belong to `npm start` or another run).
+    SYSLOG_HOST: "127.0.0.1",
+    SYSLOG_UDP_PORT: String(syslogUdpPort),
+    SYSLOG_TCP_PORT: String(syslogTcpPort),
     SIMULATOR: "on",
     SIMULATOR_SESSIONS: String(simulatorSessions),
     // Short interims so counters and bandwidth move while the tests watch.

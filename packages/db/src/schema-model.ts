@@ -206,6 +206,12 @@ export const nonPrismaIndexes = new Set([
   "enforcement_outbox_open_escalations_idx",
   // A period is billed once (run documents and late fees; adjustments have a source): docs/billing-runs.md.
   "invoices_period_key",
+  // IPv6 delegation: GiST (inet_ops) exclusion and containment indexes: docs/radius-auth.md.
+  "ipv6_pools_no_overlap",
+  "ipv6_leases_open_no_overlap",
+  "ipv6_leases_prefix_history_idx",
+  "radius_sessions_delegated_ipv6_prefix_idx",
+  "subscribers_static_ipv6_prefix_no_overlap",
 ]);
 
 export async function actualShape(q: Queryable): Promise<DbShape> {

@@ -2,7 +2,7 @@
 // Pakistani names, phones, CNICs and addresses. Same input, same rows, every time.
 import bcrypt from "bcryptjs";
 import type { Prisma, PrismaClient } from "./generated/prisma/client";
-import { encryptSecret } from "./secrets";
+import { encryptSecret, type SecretsKeys } from "./secrets";
 
 export const DEMO_RADIUS_SECRET = "demo-secret-2026";
 export const DEMO_NAS = { ip: "127.0.0.1", secret: DEMO_RADIUS_SECRET } as const;
@@ -165,11 +165,12 @@ const seedLockKey = 0x5eed;
 export async function seed(
   prisma: PrismaClient,
   /**
-   * secretsKey: encrypt PPPoE passwords with it (the collector's SECRETS_KEY). Without it
+   * secretsKey: encrypt PPPoE passwords with it (the collector's SECRETS_KEY, or its keyring:
+   * the current key encrypts). Without it
    * they go to the legacy plain-text column, which the collector encrypts with its own
    * key at start; so a seed that cannot see the key still never leaves them plain for long.
    */
-  opts: { subscribers?: number; secretsKey?: Buffer } = {},
+  opts: { subscribers?: number; secretsKey?: SecretsKeys } = {},
 ): Promise<{ seeded: boolean; subscribers: number }> {
   const count = opts.subscribers ?? defaultSubscriberCount;
   const passwordHash = await bcrypt.hash(DEMO_OPERATOR_PASSWORD, bcryptCost);

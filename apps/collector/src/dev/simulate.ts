@@ -2,7 +2,7 @@
 // database, each playing that router (its IP as source address, its CoA port, its
 // secret), dialling a share of the active subscribers against our own RADIUS ports.
 import type pg from "pg";
-import { decryptSecret } from "@isp/db/secrets";
+import { decryptSecret, type SecretsKeys } from "@isp/db/secrets";
 import { DEMO_SUBSCRIBER } from "@isp/db/seed";
 import { RouterSimulator } from "@isp/network/simulator";
 import { NatSyslogSender } from "@isp/network/simulator/nat-syslog";
@@ -29,7 +29,7 @@ export interface SimulationOptions {
   /** Redial this long after a disconnect, so the demo wall keeps moving. */
   autoReconnectAfterMs?: number;
   /** To read the subscribers' passwords (the simulator plays their CPEs). */
-  secretsKey: Buffer;
+  secretsKey: SecretsKeys;
   /** Each router also sends srcnat syslog for its sessions to this UDP port (docs/nat-ingest.md). */
   natSyslog?: { host?: string; port: number; linesPerSecondPerRouter: number } | null;
   log: Logger;

@@ -9,6 +9,7 @@
 import { crc32 } from "node:zlib";
 import type pg from "pg";
 import { releaseAllocations } from "@isp/db/ip-pools";
+import { releasePrefixes } from "@isp/db/ipv6-pools";
 import type { Logger } from "../log";
 import type { AcctSpool, SpoolCodec } from "./acct-spool";
 import { SpoolFullError } from "./acct-spool";
@@ -64,7 +65,8 @@ export function fromSpooled(s: LegacySpooledRecord): AcctItem {
 //   u32 routerId | i32 subscriberId (0 unless flag) | f64 receivedAtMs | u32 sessionTimeS
 //   u64 inputOctets | u64 outputOctets | u32 delayTimeS
 //   then u16 length + UTF-8 for: acctSessionId, username, and (if flagged) framedIp,
-//   callingStationId, nasPortId, terminateCause.
+//   callingStationId, nasPortId, terminateCause, delegatedPrefix (flag 32, added later:
+//   older frames simply lack it).
 // A JSON frame of earlier versions starts with '{' (0x7b), so the first byte tells them apart.
 const BIN_V2 = 2;
 const FIXED_BYTES = 3 + 4 + 4 + 8 + 4 + 8 + 8 + 4;
@@ -73,6 +75,7 @@ const F_FRAMED_IP = 2;
 const F_CALLING = 4;
 const F_NAS_PORT = 8;
 const F_CAUSE = 16;
+const F_DELEGATED = 32;
 const statusByCode = new Map<number, AcctStatus>((Object.entries(acctStatusCode) as [AcctStatus, number][]).map(([k, v]) => [v, k]));
 
 function putString(buf: Buffer, at: number, s: string): number {
@@ -86,14 +89,15 @@ export const acctSpoolCodec: SpoolCodec<AcctItem> = {
   encodeInto(item, buf, at) {
     const r = item.rec;
     // Worst case: 3 UTF-8 bytes per UTF-16 code unit, so buf.write never cuts a string.
-    const strings = r.acctSessionId.length + r.username.length + (r.framedIp?.length ?? 0) + (r.callingStationId?.length ?? 0) + (r.nasPortId?.length ?? 0) + (r.terminateCause?.length ?? 0);
-    if (buf.length - at < FIXED_BYTES + 12 + strings * 3) return -1;
+    const strings = r.acctSessionId.length + r.username.length + (r.framedIp?.length ?? 0) + (r.callingStationId?.length ?? 0) + (r.nasPortId?.length ?? 0) + (r.terminateCause?.length ?? 0) + (r.delegatedPrefix?.length ?? 0);
+    if (buf.length - at < FIXED_BYTES + 14 + strings * 3) return -1;
     const flags =
       (item.subscriberId !== null ? F_SUBSCRIBER : 0) |
       (r.framedIp !== null ? F_FRAMED_IP : 0) |
       (r.callingStationId !== null ? F_CALLING : 0) |
       (r.nasPortId !== null ? F_NAS_PORT : 0) |
-      (r.terminateCause !== null ? F_CAUSE : 0);
+      (r.terminateCause !== null ? F_CAUSE : 0) |
+      (r.delegatedPrefix ? F_DELEGATED : 0);
     buf[at] = BIN_V2;
     buf[at + 1] = acctStatusCode[r.status];
     buf[at + 2] = flags;
@@ -110,6 +114,7 @@ export const acctSpoolCodec: SpoolCodec<AcctItem> = {
     if (r.callingStationId !== null) p = putString(buf, p, r.callingStationId);
     if (r.nasPortId !== null) p = putString(buf, p, r.nasPortId);
     if (r.terminateCause !== null) p = putString(buf, p, r.terminateCause);
+    if (r.delegatedPrefix) p = putString(buf, p, r.delegatedPrefix);
     return p;
   },
 
@@ -134,6 +139,7 @@ export const acctSpoolCodec: SpoolCodec<AcctItem> = {
     const callingStationId = flags & F_CALLING ? str() : null;
     const nasPortId = flags & F_NAS_PORT ? str() : null;
     const terminateCause = flags & F_CAUSE ? str() : null;
+    const delegatedPrefix = flags & F_DELEGATED ? str() : null;
     return {
       routerId: body.readUInt32BE(3),
       subscriberId: flags & F_SUBSCRIBER ? body.readInt32BE(7) : null,
@@ -150,6 +156,7 @@ export const acctSpoolCodec: SpoolCodec<AcctItem> = {
         nasPortId,
         terminateCause,
         delayTimeS: body.readUInt32BE(39),
+        ...(delegatedPrefix !== null ? { delegatedPrefix } : {}),
       },
     };
   },
@@ -407,4 +414,9 @@ export function onSessionsEnded(ended: EndedSession[], ctx: { pool: pg.Pool; log
   if (ended.length === 0) return;
   ctx.log.debug(`${ended.length} sessions ended`, { causes: [...new Set(ended.map((e) => e.cause))] });
   void releaseAllocations(ctx.pool, ended.flatMap((e) => (e.framedIp ? [{ routerId: e.routerId, framedIp: e.framedIp }] : []))).catch((err: Error) => ctx.log.warn("address lease release failed (the stale-lease sweep retries)", { error: err.message }));
+  // IPv6 delegated prefixes: only sessions that had one (no query at all on an IPv4-only network).
+  const prefixes = ended.flatMap((e) => (e.delegatedPrefix ? [{ routerId: e.routerId, prefix: e.delegatedPrefix, acctSessionId: e.acctSessionId }] : []));
+  if (prefixes.length > 0) {
+    void releasePrefixes(ctx.pool, prefixes, "stop").catch((err: Error) => ctx.log.warn("IPv6 prefix release failed (the stale-lease sweep retries)", { error: err.message }));
+  }
 }

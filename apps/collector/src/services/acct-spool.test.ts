@@ -179,6 +179,7 @@ describe("accounting spool records (binary, and JSON frames of earlier versions)
       item(3, { status: "start", username: "রহিম\u0000ñ", acctSessionId: "", inputOctets: 0n, outputOctets: 0n }),
       item(4, { status: "on", username: "" }, null),
       item(5, { status: "off" }, 2_147_483_647),
+      item(6, { status: "stop", terminateCause: "Lost-Carrier", delegatedPrefix: "2400:abcd:12:3400::/56" }),
     ];
     for (const c of cases) {
       const frame = encodeFrame(c, acctSpoolCodec);

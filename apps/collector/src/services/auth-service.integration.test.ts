@@ -10,10 +10,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recentAuthAttempts } from "@isp/db/auth-log";
 import { createPool } from "@isp/db/ip-pools";
-import { decryptSecret, DEV_SECRETS_KEY } from "@isp/db/secrets";
+import { createKeyring, decryptSecret, DEV_SECRETS_KEY, encryptSecret, reencryptSecrets, secretKeyIdOf, secretsKeyId } from "@isp/db/secrets";
 import { DEMO_NAS, seed } from "@isp/db/seed";
 import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
-import { encodeRequest, verifyResponseAuthenticator } from "@isp/network/radius/auth";
+import { chapPassword, encodeRequest, verifyResponseAuthenticator } from "@isp/network/radius/auth";
 import { RadiusClient } from "@isp/network/radius/client";
 import { decodePacket, describeAttributes, getBuffer, PacketCode, type AttributeList, type RadiusPacket } from "@isp/network/radius/codec";
 import { decryptMppeKey, generateAuthenticatorResponse, generateNtResponse, getAsymmetricStartKey, getMasterKey, hashNtPasswordHash, ntPasswordHash } from "@isp/network/radius/mschap";
@@ -26,6 +26,9 @@ let db: TestDatabase;
 let pool: pg.Pool;
 let collector: Collector;
 const routerIds: Record<string, number> = {};
+// Key rotation: the collector's current key is the dev key; PREVIOUS_KEY only decrypts.
+const PREVIOUS_KEY = Buffer.alloc(32, 0x5a);
+const keyring = createKeyring(DEV_SECRETS_KEY, [PREVIOUS_KEY]);
 
 async function addSubscriber(username: string, planCode: string, extra: Record<string, unknown> = {}): Promise<number> {
   const cols = ["account_no", "name", "phone", "cnic", "address", "city", "plan_id", "pppoe_username", "pppoe_password", ...Object.keys(extra)];
@@ -99,6 +102,8 @@ beforeAll(async () => {
     subscriberChangesPollMs: 60_000, // invalidation must come from NOTIFY in these tests
     acctInterimIntervalS: 300,
     staleSweepMs: 3_600_000,
+    secretsKey: keyring,
+    secretsRotateMs: 3_600_000, // the rotation test runs the sweep itself
     log: silentLogger,
   });
   await collector.start();
@@ -471,5 +476,66 @@ describe.skipIf(!hasRadtest)("interop with FreeRADIUS radtest / radclient", () =
     expect(bad).toMatch(/Received Access-Reject/);
     expect(bad).toMatch(/MS-CHAP-Error = /);
     expect(await lastAttempt("u_rt")).toMatchObject({ result: "reject", reason: "wrong_password", method: "mschapv2" });
+  });
+});
+
+describe("SECRETS_KEY rotation", () => {
+  /** A subscriber whose stored password is `enc` (no plain text), in the collector's cache. */
+  async function addWithEnc(username: string, enc: string): Promise<number> {
+    const id = await addSubscriber(username, "BASIC-8", { simultaneous_use: 10 });
+    await pool.query("UPDATE subscribers SET pppoe_password = NULL, pppoe_password_enc = $2 WHERE id = $1", [id, enc]);
+    await waitFor(async () => collector.internals.subscribers!.cachedByUsername(username)?.passwordEnc === enc);
+    return id;
+  }
+  const storedEnc = async (username: string) =>
+    (await pool.query<{ enc: string }>("SELECT pppoe_password_enc AS enc FROM subscribers WHERE pppoe_username = $1", [username])).rows[0]!.enc;
+  const chap = async (username: string, password: string) => {
+    const challenge = Buffer.alloc(16, 0x6b);
+    const { reply } = await rawExchange([
+      ["User-Name", username],
+      ["CHAP-Password", chapPassword(7, password, challenge)],
+      ["CHAP-Challenge", challenge],
+    ]);
+    return reply?.code;
+  };
+
+  it("a password on the previous key authenticates (PAP and CHAP) before and after the sweep; one on a removed key is rejected by reason", async () => {
+    // v2 on the previous key (its id in the value) and v1 on the previous key (no id: tried key by key).
+    const v2old = encryptSecret(PREVIOUS_KEY, "pw-u_rot");
+    await addWithEnc("u_rot", v2old);
+    const v1old = encryptSecret(PREVIOUS_KEY, "pw-u_rot1").replace(/^v2:[0-9a-f]{16}:/, "v1:");
+    await addWithEnc("u_rot1", v1old);
+
+    for (const [u, pw] of [["u_rot", "pw-u_rot"], ["u_rot1", "pw-u_rot1"]] as const) {
+      expect((await auth("127.0.0.2", u, pw)).code).toBe(PacketCode.AccessAccept);
+      expect(await chap(u, pw)).toBe(PacketCode.AccessAccept);
+      expect(await chap(u, "wrong")).toBe(PacketCode.AccessReject);
+    }
+    // Still on the previous key: the collector authenticated without rewriting anything.
+    expect(await storedEnc("u_rot")).toBe(v2old);
+    expect(await storedEnc("u_rot1")).toBe(v1old);
+
+    const r = await reencryptSecrets(pool, keyring);
+    expect(r).toMatchObject({ reencrypted: 2, skippedChanged: 0, undecryptable: 0 });
+    for (const u of ["u_rot", "u_rot1"]) expect(secretKeyIdOf(await storedEnc(u))).toBe(secretsKeyId(DEV_SECRETS_KEY));
+    const logins = async () => {
+      for (const [u, pw] of [["u_rot", "pw-u_rot"], ["u_rot1", "pw-u_rot1"]] as const) {
+        expect((await auth("127.0.0.2", u, pw)).code).toBe(PacketCode.AccessAccept);
+        expect(await chap(u, pw)).toBe(PacketCode.AccessAccept);
+      }
+    };
+    // The sweep sends no NOTIFY: the cache still holds the old ciphertexts, which the keyring opens.
+    expect(collector.internals.subscribers!.cachedByUsername("u_rot")?.passwordEnc).toBe(v2old);
+    await logins();
+    // After the cache's next full load it holds the new ones.
+    await collector.internals.subscribers!.load();
+    expect(collector.internals.subscribers!.cachedByUsername("u_rot")?.passwordEnc).toBe(await storedEnc("u_rot"));
+    await logins();
+    expect(await reencryptSecrets(pool, keyring)).toMatchObject({ reencrypted: 0, undecryptable: 0 });
+
+    // A key nobody configured any more: a clear reject reason, never an accept.
+    await addWithEnc("u_rot_lost", encryptSecret(Buffer.alloc(32, 0x77), "pw-u_rot_lost"));
+    expect((await auth("127.0.0.2", "u_rot_lost", "pw-u_rot_lost")).code).toBe(PacketCode.AccessReject);
+    expect(await lastAttempt("u_rot_lost")).toMatchObject({ result: "reject", reason: "password_unavailable" });
   });
 });

@@ -6,7 +6,8 @@
 // queued for the auth log without waiting for it.
 import type { AuthLogRow } from "@isp/db/auth-log";
 import { allocateAddress } from "@isp/db/ip-pools";
-import { decryptSecret } from "@isp/db/secrets";
+import { allocatePrefix, ipv6PoolsForRouters, type Ipv6Lease } from "@isp/db/ipv6-pools";
+import { decryptSecret, type SecretsKeys } from "@isp/db/secrets";
 import type pg from "pg";
 import type { Logger } from "../log";
 import { decideAuth, normaliseMac, rejectMessages, type CredentialResult, type DecisionContext, type DropReason, type RejectReason } from "./auth-decision";
@@ -39,7 +40,8 @@ export function createAuthService(deps: {
   subscribers: SubscriberCache;
   usage: UsageCache;
   authLog: AuthLogWriter;
-  secretsKey: Buffer;
+  /** The keyring (SECRETS_KEY + SECRETS_KEY_PREVIOUS) or one key: a v2 value names its key, so a decrypt is one attempt. */
+  secretsKey: SecretsKeys;
   counters: { authAccepts: number; authRejects: number; rejectsByReason: Record<string, number> };
   markSeen: (routerId: number) => void;
   policy: AuthPolicyConfig;
@@ -55,6 +57,9 @@ export function createAuthService(deps: {
   const { counters, log, pool } = deps;
   const now = deps.now ?? (() => new Date());
   let poolsByRouter = new Map<number | null, number[]>();
+  // IPv6 delegation pools (key null: shared). Empty map = no IPv6: the accept path asks nothing more.
+  let poolsV6ByRouter = new Map<number | null, number[]>();
+  let lastV6WarnMs = 0;
   let lastDecryptErrorLogMs = 0;
   const recentAccepts = createRecentAccepts(deps.acceptWindowMs ?? 15_000, () => now().getTime());
 
@@ -66,7 +71,8 @@ export function createAuthService(deps: {
         const t = Date.now();
         if (t - lastDecryptErrorLogMs > 10_000) {
           lastDecryptErrorLogMs = t;
-          log.error("cannot decrypt a subscriber password: is SECRETS_KEY the key the passwords were encrypted with?", { error: (err as Error).message });
+          // The message names the missing key id (never the value): add that key to SECRETS_KEY_PREVIOUS.
+          log.error("cannot decrypt a subscriber password: is its key SECRETS_KEY or in SECRETS_KEY_PREVIOUS?", { error: (err as Error).message });
         }
         return null;
       }
@@ -118,10 +124,15 @@ export function createAuthService(deps: {
       credential = clear === null ? "unavailable" : req.credentialMatches(clear) ? "ok" : "wrong";
     }
     const macKey = macNumber(req.callingStationId);
-    // normaliseMac's string without building it when the subscriber's bound MAC (already in
-    // that canonical form) is the one sent: the common re-login allocates nothing here.
+    // The policy reads the normalised MAC only for a bound or learning subscriber; for the
+    // rest (most) no string is built. A bound MAC (already canonical) that is the one sent is
+    // reused as is: the common re-login allocates nothing here either.
     const mac =
-      macKey < 0 ? null : subscriber?.boundMac && isCanonicalMac(subscriber.boundMac) && macNumber(subscriber.boundMac) === macKey ? subscriber.boundMac : normaliseMac(req.callingStationId);
+      macKey < 0 || !(subscriber?.boundMac || subscriber?.macLearn)
+        ? null
+        : subscriber.boundMac && isCanonicalMac(subscriber.boundMac) && macNumber(subscriber.boundMac) === macKey
+          ? subscriber.boundMac
+          : normaliseMac(req.callingStationId);
     const d = decideAuth(subscriber, credential, {
       now: now(),
       mac,
@@ -191,16 +202,27 @@ export function createAuthService(deps: {
     const routerPools = router ? poolsByRouter.get(router.id) : undefined;
     const sharedPools = poolsByRouter.get(null);
     const hasDatabasePools = (routerPools?.length ?? 0) + (sharedPools?.length ?? 0) > 0;
-    if (d.grant.staticIp || !hasDatabasePools) return accept(d, router, base, null, false);
-    const candidatePools = [...(routerPools ?? []), ...(sharedPools ?? [])];
+    // Dual stack: the subscriber's static prefix, else a lease when the NAS has IPv6 pools.
+    // Not for the walled garden (the garden is an IPv4 address list/filter; IPv6 would go around it).
+    const garden = d.grant.kind === "walled_garden";
+    const v6Static: V6Grant | undefined = !garden && sub.staticIpv6Prefix ? { prefix: sub.staticIpv6Prefix, kind: "delegated" } : undefined;
+    const v6Pools = garden || v6Static ? null : ipv6CandidatePools(routerId);
+    if ((d.grant.staticIp || !hasDatabasePools) && !v6Pools) return accept(d, router, base, null, false, v6Static);
+    const needV4 = !d.grant.staticIp && hasDatabasePools;
+    const candidatePools = needV4 ? [...(routerPools ?? []), ...(sharedPools ?? [])] : [];
     return (async () => {
       try {
-        const lease = await allocateAddress(pool, { poolIds: candidatePools, subscriberId: sub.id, routerId });
-        if (!lease) {
+        // Both leases at once (one round trip of latency); the IPv6 one never fails the Accept.
+        const [lease, v6] = await Promise.all([
+          needV4 ? allocateAddress(pool, { poolIds: candidatePools, subscriberId: sub.id, routerId }) : null,
+          v6Pools ? allocateV6(v6Pools, sub.id, routerId, sub.simultaneousUse === 1, base) : v6Static,
+        ]);
+        if (needV4 && !lease) {
           recentAccepts.remove(sub.id, reservation);
+          // A prefix leased alongside is ended by the stale-lease sweep (or reused on the re-dial).
           return reject("pool_exhausted", base);
         }
-        return accept(d, router, base, lease.ip, true);
+        return accept(d, router, base, lease?.ip ?? null, needV4, v6);
       } catch (err) {
         recentAccepts.remove(sub.id, reservation);
         return internalError(err, base);
@@ -208,7 +230,34 @@ export function createAuthService(deps: {
     })();
   }
 
-  function accept(d: Accepted, router: RouterInfo | undefined, base: Base, pooledIp: string | null, hasDatabasePools: boolean): AuthReply {
+  function ipv6CandidatePools(routerId: number | null): number[] | null {
+    if (poolsV6ByRouter.size === 0) return null;
+    const own = routerId !== null ? poolsV6ByRouter.get(routerId) : undefined;
+    const shared = poolsV6ByRouter.get(null);
+    if (own && shared) return [...own, ...shared];
+    return own ?? shared ?? null;
+  }
+
+  /** A prefix, or null (pools full, database error): the customer still gets IPv4, the reason is logged. */
+  async function allocateV6(poolIds: number[], subscriberId: number, routerId: number | null, replacesOwnSession: boolean, base: Base): Promise<Ipv6Lease | null> {
+    let reason: string;
+    try {
+      const lease = await allocatePrefix(pool, { poolIds, subscriberId, routerId, replacesOwnSession });
+      if (lease) return lease;
+      reason = "IPv6 pools exhausted";
+    } catch (err) {
+      reason = `IPv6 allocation failed: ${(err as Error).message}`;
+    }
+    const t = Date.now();
+    if (t - lastV6WarnMs > 10_000) {
+      lastV6WarnMs = t;
+      log.warn(`auth: accepting ${base.username} without IPv6 (${reason})`, { nas: base.nasIp, pools: poolIds });
+    }
+    return null;
+  }
+
+  /** v6: the IPv6 lease or static prefix (null: the NAS has IPv6 pools but none was granted; undefined: no IPv6). */
+  function accept(d: Accepted, router: RouterInfo | undefined, base: Base, pooledIp: string | null, hasDatabasePools: boolean, v6?: V6Grant | null): AuthReply {
     const sub = d.subscriber;
     const grant = d.grant;
     if (d.learnMac) {
@@ -219,9 +268,10 @@ export function createAuthService(deps: {
     }
     counters.authAccepts++;
     const vendor = asVendor(router?.vendor);
-    const attributes = acceptAttributes(vendor, grant, { pooledIp, hasDatabasePools });
+    const attributes = acceptAttributes(vendor, grant, { pooledIp, hasDatabasePools, ipv6: v6 });
     const ip = grant.staticIp ?? pooledIp;
-    record(base, "accept", grant.kind === "service" ? "ok" : grant.kind, replySummary(grant, ip));
+    const summary = replySummary(grant, ip);
+    record(base, "accept", grant.kind === "service" ? "ok" : grant.kind, v6 === undefined ? summary : `${summary} ${v6 ? `${v6.kind === "framed" ? "v6" : "pd"}=${v6.prefix}` : "pd=none"}`);
     log.debug(`accept ${sub.username}`, { nas: router?.name ?? base.nasIp, grant: grant.kind });
     const out: AuthReply["attributes"] = [];
     for (const [name, value] of attributes) out.push({ name, value });
@@ -234,6 +284,7 @@ export function createAuthService(deps: {
       const m = new Map<number | null, number[]>();
       for (const row of r.rows) m.set(row.router_id, [...(m.get(row.router_id) ?? []), row.id]);
       poolsByRouter = m;
+      poolsV6ByRouter = await ipv6PoolsForRouters(pool);
     },
 
     logDrop(reason, info) {
@@ -260,6 +311,7 @@ export function createAuthService(deps: {
 }
 
 type OpenRow = { router_id: number; calling_station_id: string | null };
+type V6Grant = Pick<Ipv6Lease, "prefix" | "kind">;
 type Base = Omit<AuthLogRow, "time" | "result" | "reason" | "reply">;
 
 /** Reservations tracked at most (one per accepted device); beyond it the oldest is forgotten (the database check still holds). */

@@ -65,4 +65,62 @@ describe("subscriber cache", () => {
     expect(cache.cachedByUsername(s.pppoe_username as string)).toBeUndefined();
     expect(await cache.byUsername("no.such.user")).toBeNull();
   });
+
+  it("full reloads asked for while one runs share a single next one", async () => {
+    const counted = new pg.Pool({ connectionString: db.url, max: 3 });
+    let loads = 0;
+    const query = counted.query.bind(counted) as (...a: unknown[]) => Promise<unknown>;
+    (counted as unknown as { query: unknown }).query = (...a: unknown[]) => {
+      if (typeof a[0] === "string" && a[0].trimEnd().endsWith("JOIN plans p ON p.id = s.plan_id")) loads++;
+      return query(...a);
+    };
+    try {
+      const c = createSubscriberCache(counted, silentLogger);
+      await c.load();
+      expect(loads).toBe(1);
+      const s = await one("SELECT id, pppoe_username FROM subscribers ORDER BY id LIMIT 1");
+      await pool.query("UPDATE subscribers SET name = 'Bulk' WHERE id = $1", [s.id]);
+      // 51 NOTIFYs' worth of reloads: the first, and one shared by the 50 asked during it.
+      const first = c.load();
+      const rest = Array.from({ length: 50 }, () => c.load());
+      await Promise.all([first, ...rest]);
+      expect(loads).toBe(3);
+      expect(c.cachedByUsername(s.pppoe_username as string)?.name).toBe("Bulk");
+      expect(c.size).toBe(cache.size);
+    } finally {
+      await counted.end();
+    }
+  });
+
+  it("reloadOne calls in one turn share one query; a later change is read after the earlier batch", async () => {
+    // Count the statements the cache sends through its own pool.
+    const counted = new pg.Pool({ connectionString: db.url, max: 3 });
+    let reloads = 0;
+    const query = counted.query.bind(counted) as (...a: unknown[]) => Promise<unknown>;
+    (counted as unknown as { query: unknown }).query = (...a: unknown[]) => {
+      if (typeof a[0] === "string" && a[0].includes("ANY($1::int[])")) reloads++;
+      return query(...a);
+    };
+    try {
+      const c = createSubscriberCache(counted, silentLogger);
+      await c.load();
+      const rows = (await pool.query<{ id: number; pppoe_username: string }>("SELECT id, pppoe_username FROM subscribers ORDER BY id LIMIT 120")).rows;
+      await pool.query("UPDATE subscribers SET name = 'Batch ' || id WHERE id = ANY($1::int[])", [rows.map((r) => r.id)]);
+      await Promise.all(rows.map((r) => c.reloadOne(r.id)));
+      expect(reloads).toBe(1);
+      for (const r of rows) expect(c.cachedByUsername(r.pppoe_username)?.name).toBe(`Batch ${r.id}`);
+
+      // A NOTIFY for a row while its previous batch is running is read again afterwards.
+      const first = rows[0]!;
+      const p1 = c.reloadOne(first.id);
+      await new Promise((resolve) => setImmediate(resolve));
+      await pool.query("UPDATE subscribers SET name = 'Second' WHERE id = $1", [first.id]);
+      const p2 = c.reloadOne(first.id);
+      await Promise.all([p1, p2]);
+      expect(reloads).toBe(3);
+      expect(c.cachedByUsername(first.pppoe_username)?.name).toBe("Second");
+    } finally {
+      await counted.end();
+    }
+  });
 });

@@ -43,6 +43,8 @@ export interface SubscriberInfo {
   passwordPlain: string | null;
   status: "pending" | "active" | "suspended" | "terminated";
   staticIp: string | null;
+  /** Static delegated IPv6 prefix ("2400:abcd:ff00::/48"), answered instead of a pool lease. */
+  staticIpv6Prefix?: string | null;
   dealerId: number | null;
   boundMac: string | null;
   macLearn: boolean;
@@ -85,7 +87,7 @@ export function createRouterCache(pool: pg.Pool): RouterCache {
 
 const SUBSCRIBER_SQL = `
 SELECT s.updated_at, s.id, s.account_no, s.name, s.pppoe_username, s.pppoe_password, s.pppoe_password_enc, s.status::text AS status,
-       host(s.static_ip) AS static_ip, s.dealer_id, s.bound_mac, s.mac_learn, s.simultaneous_use, s.expires_at,
+       host(s.static_ip) AS static_ip, s.static_ipv6_prefix::text AS static_ipv6_prefix, s.dealer_id, s.bound_mac, s.mac_learn, s.simultaneous_use, s.expires_at,
        p.id AS plan_id, p.name AS plan_name, p.download_kbps, p.upload_kbps,
        p.burst_download_kbps, p.burst_upload_kbps, p.burst_threshold_download_kbps, p.burst_threshold_upload_kbps, p.burst_time_s,
        p.fup_quota_bytes::text AS fup_quota_bytes, p.fup_download_kbps, p.fup_upload_kbps, p.suspended_policy::text AS suspended_policy,
@@ -102,6 +104,7 @@ interface SubscriberRow {
   pppoe_password_enc: string | null;
   status: SubscriberInfo["status"];
   static_ip: string | null;
+  static_ipv6_prefix: string | null;
   dealer_id: number | null;
   bound_mac: string | null;
   mac_learn: boolean;
@@ -136,6 +139,7 @@ const toInfo = (r: SubscriberRow): SubscriberInfo => ({
   passwordPlain: r.pppoe_password,
   status: r.status,
   staticIp: r.static_ip,
+  staticIpv6Prefix: r.static_ipv6_prefix,
   dealerId: r.dealer_id,
   boundMac: r.bound_mac,
   macLearn: r.mac_learn,
@@ -168,15 +172,24 @@ const toInfo = (r: SubscriberRow): SubscriberInfo => ({
   },
 });
 
+/** Subscribers re-read per query when many NOTIFYs arrive at once (bounds the statement). */
+export const reloadIdsPerQuery = 5000;
+
 /** How far behind the newest updated_at seen the change poll looks again. */
 export const changesLookbackMs = 10_000;
 
 export interface SubscriberCache {
+  /** Reads every subscriber. Calls while a load runs share one more load after it (a burst of bulk-change NOTIFYs reads the table twice, not N times). */
   load(): Promise<void>;
   /** Cached entry, or one query on a miss (null when the username does not exist). */
   byUsername(username: string): Promise<SubscriberInfo | null>;
   /** Sync lookup only (accounting hot path); undefined when not cached. */
   cachedByUsername(username: string): SubscriberInfo | undefined;
+  /**
+   * Re-reads one subscriber (a NOTIFY said it changed). Calls in the same turn of the event
+   * loop are answered by one query (a mass suspend notifies thousands of ids at once), and
+   * batches run one after another, so an older read never lands after a newer one.
+   */
   reloadOne(id: number): Promise<void>;
   /** Reloads every subscriber on a plan (the plan's rates or policy changed). */
   reloadPlan(planId: number): Promise<void>;
@@ -205,16 +218,55 @@ export function createSubscriberCache(pool: pg.Pool, log: Logger, opts: { lookba
     return info;
   };
   const dbNow = async () => (await pool.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
+  // reloadOne's batching: ids waiting for the next query, the batch that will take them
+  // (null once it has started reading), and the batch running now.
+  const pendingIds = new Set<number>();
+  let queued: Promise<void> | null = null;
+  let running: Promise<void> = Promise.resolve();
+  const reloadIds = async (ids: number[]): Promise<void> => {
+    const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.id = ANY($1::int[])`, [ids]);
+    const found = new Set<number>();
+    for (const row of r.rows) {
+      put(row);
+      found.add(row.id);
+    }
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const oldName = nameById.get(id);
+      if (oldName !== undefined) byName.delete(oldName);
+      nameById.delete(id);
+    }
+  };
+  const loadAll = async (): Promise<void> => {
+    const now = await dbNow();
+    const r = await pool.query<SubscriberRow>(SUBSCRIBER_SQL);
+    byName = new Map();
+    nameById = new Map();
+    for (const row of r.rows) put(row);
+    polledAt = now;
+    log.debug("subscriber cache loaded", { size: byName.size });
+  };
+  // Full reloads (a bulk change NOTIFYs an empty payload per statement): one at a time, and
+  // every call made while one runs shares a single next one, which starts after it.
+  let loading: Promise<void> | null = null;
+  let nextLoad: Promise<void> | null = null;
+  const load = (): Promise<void> => {
+    if (!loading) {
+      loading = loadAll().finally(() => {
+        loading = null;
+      });
+      return loading;
+    }
+    nextLoad ??= loading
+      .catch(() => undefined)
+      .then(() => {
+        nextLoad = null;
+        return load();
+      });
+    return nextLoad;
+  };
   return {
-    async load() {
-      const now = await dbNow();
-      const r = await pool.query<SubscriberRow>(SUBSCRIBER_SQL);
-      byName = new Map();
-      nameById = new Map();
-      for (const row of r.rows) put(row);
-      polledAt = now;
-      log.debug("subscriber cache loaded", { size: byName.size });
-    },
+    load,
     async byUsername(username) {
       const hit = byName.get(username);
       if (hit) return hit;
@@ -231,16 +283,21 @@ export function createSubscriberCache(pool: pg.Pool, log: Logger, opts: { lookba
       polledAt = now;
       return r.rows.length;
     },
-    async reloadOne(id) {
-      const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.id = $1`, [id]);
-      const row = r.rows[0];
-      if (row) {
-        put(row);
-        return;
+    reloadOne(id) {
+      pendingIds.add(id);
+      if (!queued) {
+        const batch = running
+          .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+          .then(async () => {
+            queued = null;
+            const ids = [...pendingIds];
+            pendingIds.clear();
+            for (let i = 0; i < ids.length; i += reloadIdsPerQuery) await reloadIds(ids.slice(i, i + reloadIdsPerQuery));
+          });
+        queued = batch;
+        running = batch.catch(() => undefined);
       }
-      const oldName = nameById.get(id);
-      if (oldName !== undefined) byName.delete(oldName);
-      nameById.delete(id);
+      return queued;
     },
     async reloadPlan(planId) {
       const r = await pool.query<SubscriberRow>(`${SUBSCRIBER_SQL} WHERE s.plan_id = $1`, [planId]);
@@ -255,31 +312,70 @@ export function createSubscriberCache(pool: pg.Pool, log: Logger, opts: { lookba
 /** Subscribers on FUP plans counted per refresh, at most (bounds the query and the map). */
 export const fupSubscribersMax = 200_000;
 
+/** A subscriber at or past the quota of the plan they were on at the refresh. */
+export interface OverQuota {
+  subscriberId: number;
+  planId: number;
+  bytes: bigint;
+  quotaBytes: bigint;
+}
+
 export interface UsageCache {
   /** Bytes (down + up) this calendar month (UTC) for subscribers on plans with a FUP quota. */
   monthBytes(subscriberId: number): bigint;
+  /** Start of the calendar month (UTC, database clock) the counters belong to; null before the first refresh. */
+  monthStart(): Date | null;
+  /** Subscribers whose month-to-date bytes are >= their plan's quota at the last refresh (fup-enforcer.ts acts on them). */
+  overQuota(): readonly OverQuota[];
   refresh(): Promise<number>;
 }
 
 /**
  * Fair-usage counters: month-to-date usage of subscribers on FUP plans, refreshed on a
- * timer so the auth path reads a map. A subscriber crossing the quota mid-session is
- * throttled at the next login (a CoA on crossing belongs to enforcement).
+ * timer so the auth path reads a map. The month is the database's UTC calendar month at
+ * the refresh, returned with the counters so the FUP enforcer never mixes two months
+ * around midnight on the 1st. Crossing the quota mid-session: right after each refresh
+ * the FUP enforcer (fup-enforcer.ts) requests one `throttle` per subscriber and month (a
+ * CoA with the plan's FUP rate); a login after the crossing gets the FUP rate from auth.
  */
 export function createUsageCache(pool: pg.Pool): UsageCache {
   let map = new Map<number, bigint>();
+  let month: Date | null = null;
+  let over: OverQuota[] = [];
   return {
     monthBytes: (id) => map.get(id) ?? 0n,
+    monthStart: () => month,
+    overQuota: () => over,
     async refresh() {
-      const r = await pool.query<{ subscriber_id: number; bytes: string }>(
-        `SELECT u.subscriber_id, sum(u.input_octets + u.output_octets)::text AS bytes
-           FROM subscriber_usage u
-          WHERE u.time >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-            AND u.subscriber_id IN (SELECT s.id FROM subscribers s JOIN plans p ON p.id = s.plan_id
-                                     WHERE p.fup_quota_bytes IS NOT NULL LIMIT ${fupSubscribersMax})
-          GROUP BY 1`,
+      // One row with nulls when nobody on a FUP plan used anything this month (the month
+      // start is still read). `f` is referenced twice, so it is computed once; the time
+      // condition stays a stable expression of now() for partition/chunk pruning.
+      const r = await pool.query<{ month_start: Date; subscriber_id: number | null; bytes: string | null; plan_id: number | null; quota: string | null }>(
+        `WITH f AS (SELECT s.id, s.plan_id, p.fup_quota_bytes FROM subscribers s JOIN plans p ON p.id = s.plan_id
+                     WHERE p.fup_quota_bytes IS NOT NULL LIMIT ${fupSubscribersMax})
+         SELECT m.start AS month_start, x.subscriber_id, x.bytes, f.plan_id, f.fup_quota_bytes::text AS quota
+           FROM (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start) m
+           LEFT JOIN (
+             SELECT u.subscriber_id, sum(u.input_octets + u.output_octets)::text AS bytes
+               FROM subscriber_usage u
+              WHERE u.time >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                AND u.subscriber_id IN (SELECT id FROM f)
+              GROUP BY 1) x ON true
+           LEFT JOIN f ON f.id = x.subscriber_id`,
       );
-      map = new Map(r.rows.map((x) => [x.subscriber_id, BigInt(x.bytes)]));
+      const next = new Map<number, bigint>();
+      const nextOver: OverQuota[] = [];
+      for (const x of r.rows) {
+        if (x.subscriber_id === null || x.bytes === null) continue;
+        const bytes = BigInt(x.bytes);
+        next.set(x.subscriber_id, bytes);
+        if (x.plan_id !== null && x.quota !== null && bytes >= BigInt(x.quota)) {
+          nextOver.push({ subscriberId: x.subscriber_id, planId: x.plan_id, bytes, quotaBytes: BigInt(x.quota) });
+        }
+      }
+      map = next;
+      over = nextOver;
+      month = r.rows[0]?.month_start ?? null;
       return map.size;
     },
   };

@@ -91,6 +91,11 @@ export interface EnforcementResultEvent {
   escalated?: boolean;
 }
 
+/** "escalations:changed" to the noc room; the action id only (screens re-read their own scoped lists). */
+export interface EscalationChangedEvent {
+  actionId: string;
+}
+
 /** Where the hub gets its state; the DB-backed one is live-queries.ts. */
 export interface LiveStateSource {
   nocState(): Promise<NocState>;
@@ -116,6 +121,8 @@ export interface LiveHub {
   emitEnforcementResult(event: EnforcementResultEvent): void;
   /** Billing/dunning run progress, to the `noc` room (staff). */
   emitBillingProgress(event: BillingProgressEvent): void;
+  /** An escalation was acknowledged elsewhere (NOTIFY escalation_changed): NOC screens refresh their counts and lists. */
+  emitEscalationChanged(event: EscalationChangedEvent): void;
   readonly port: number;
   readonly counters: { connections: number; authFailures: number; pushes: number; tickErrors: number };
 }
@@ -292,6 +299,9 @@ export function createLiveHub(config: LiveHubConfig, source: LiveStateSource, lo
     },
     emitBillingProgress(event) {
       io?.to("noc").emit("billing:progress", event);
+    },
+    emitEscalationChanged(event) {
+      io?.to("noc").emit("escalations:changed", event);
     },
     get port() {
       return boundPort;

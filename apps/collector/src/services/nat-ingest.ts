@@ -60,7 +60,7 @@ export const defaultNatIngestConfig: NatIngestConfig = {
   negativeCacheMax: 50_000,
 };
 
-export type NatDropReason = "udp_queue_full" | "udp_handoff_full" | "stopped" | "store_rejected";
+export type NatDropReason = "udp_queue_full" | "udp_handoff_full" | "udp_worker_exit" | "stopped" | "store_rejected";
 
 /** Errors about the data (RangeError from the row check, SQLSTATE classes 22 and 23), not the database's availability. */
 export function isDataError(err: unknown): boolean {

@@ -222,6 +222,7 @@ export async function createAcctEndpoint(opts: EndpointOptions, handler: AcctHan
           inputOctets: r.inputOctets,
           outputOctets: r.outputOctets,
           framedIp: r.framedIp ?? null,
+          delegatedPrefix: r.delegatedIpv6Prefix ?? null,
           callingStationId: r.callingStationId ?? null,
           nasPortId: r.nasPortId ?? null,
           terminateCause: r.terminateCause ?? null,

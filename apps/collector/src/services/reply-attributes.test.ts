@@ -31,6 +31,29 @@ function roundTrip(vendor: Vendor, g: Grant, pooledIp: string | null = null, has
 }
 
 describe("Access-Accept attributes per vendor", () => {
+  it("IPv6: Delegated-IPv6-Prefix for a delegated lease, Framed-IPv6-Prefix for a framed one, after the IPv4 address", () => {
+    const encode = (ipv6: { prefix: string; kind: "delegated" | "framed" }) =>
+      describeAttributes(
+        decodePacket(
+          encodeResponse({
+            code: PacketCode.AccessAccept,
+            identifier: 1,
+            requestAuthenticator: Buffer.alloc(16, 7),
+            attributes: acceptAttributes("mikrotik", grant(), { pooledIp: "100.64.0.2", hasDatabasePools: true, ipv6 }),
+            secret: "s",
+          }),
+        ),
+      ).filter(([n]) => n !== "Message-Authenticator");
+    expect(encode({ prefix: "2400:abcd:12:3400::/56", kind: "delegated" }).slice(1, 3)).toEqual([
+      ["Framed-IP-Address", "100.64.0.2"],
+      ["Delegated-IPv6-Prefix", "2400:abcd:12:3400::/56"],
+    ]);
+    expect(encode({ prefix: "2400:beef:0:1::/64", kind: "framed" }).slice(1, 3)).toEqual([
+      ["Framed-IP-Address", "100.64.0.2"],
+      ["Framed-IPv6-Prefix", "2400:beef:0:1::/64"],
+    ]);
+  });
+
   it("MikroTik: Mikrotik-Rate-Limit rx/tx from the router's view, burst, address list", () => {
     const burst = { downloadKbps: 16384, uploadKbps: 4096, thresholdDownloadKbps: 6144, thresholdUploadKbps: 1536, timeSeconds: 8 };
     const attrs = roundTrip("mikrotik", grant({ rate: { downloadKbps: 8192, uploadKbps: 2048, burst }, addressList: "walled-garden" }), "100.64.0.2");

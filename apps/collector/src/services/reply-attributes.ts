@@ -45,6 +45,8 @@ export interface AcceptExtras {
   pooledIp: string | null;
   /** true: the NAS has database pools, so Framed-Pool must not be sent. */
   hasDatabasePools: boolean;
+  /** IPv6 lease: 'delegated' -> Delegated-IPv6-Prefix (DHCPv6-PD, RFC 4818), 'framed' -> Framed-IPv6-Prefix (RFC 3162). */
+  ipv6?: { prefix: string; kind: "delegated" | "framed" } | null;
 }
 
 export function acceptAttributes(vendor: Vendor, grant: Grant, extras: AcceptExtras): ReplyAttributes {
@@ -55,6 +57,7 @@ export function acceptAttributes(vendor: Vendor, grant: Grant, extras: AcceptExt
   const ip = grant.staticIp ?? extras.pooledIp;
   if (ip) out.push(["Framed-IP-Address", ip]);
   else if (grant.framedPool && !extras.hasDatabasePools) out.push(["Framed-Pool", grant.framedPool]);
+  if (extras.ipv6) out.push([extras.ipv6.kind === "framed" ? "Framed-IPv6-Prefix" : "Delegated-IPv6-Prefix", extras.ipv6.prefix]);
   if (grant.sessionTimeoutS !== null) out.push(["Session-Timeout", grant.sessionTimeoutS]);
   if (grant.idleTimeoutS !== null) out.push(["Idle-Timeout", grant.idleTimeoutS]);
   out.push(["Acct-Interim-Interval", grant.acctInterimIntervalS]);

@@ -8,7 +8,7 @@
 // (onAction, immediate, bounded queue) and the reconciler's full comparison per run
 // (reconcileRouter), which also repairs whatever the hook missed.
 import type pg from "pg";
-import { decryptSecret } from "@isp/db/secrets";
+import { decryptSecret, type SecretsKeys } from "@isp/db/secrets";
 import type { PppSecret, RouterOsAdapter, SecretSpec } from "@isp/network/routeros/adapter";
 import type { Logger } from "../log";
 import type { EnforcementKind, RouterAccess } from "./enforcement-worker";
@@ -84,7 +84,8 @@ SELECT sub.id, sub.pppoe_username AS username, sub.pppoe_password AS password_pl
 export function createSecretSync(deps: {
   pool: pg.Pool;
   adapterFor: (router: RouterAccess) => RouterOsAdapter | null;
-  secretsKey: Buffer;
+  /** The collector's keyring (SECRETS_KEY + SECRETS_KEY_PREVIOUS). */
+  secretsKey: SecretsKeys;
   log: Logger;
   config?: Partial<SecretSyncConfig>;
 }): SecretSync {

@@ -26,6 +26,8 @@ export interface AcctInput {
   inputOctets: bigint;
   outputOctets: bigint;
   framedIp: string | null;
+  /** Delegated-IPv6-Prefix the NAS reported ("2400:abcd:12:3400::/56"); absent = not reported. */
+  delegatedPrefix?: string | null;
   callingStationId: string | null;
   nasPortId: string | null;
   terminateCause: string | null;
@@ -48,6 +50,8 @@ export interface EndedSession {
   acctSessionId: string;
   subscriberId: number | null;
   framedIp: string | null;
+  /** The session's delegated IPv6 prefix (its lease is released with the address). */
+  delegatedPrefix?: string | null;
   cause: string;
 }
 
@@ -113,6 +117,7 @@ interface SessionState {
   username: string;
   status: SessionStatus;
   framedIp: string | null;
+  delegatedPrefix: string | null;
   callingStationId: string | null;
   nasPortId: string | null;
   startedAt: Date;
@@ -140,7 +145,7 @@ const APPLY_LOCK_KEY = 7_263_001;
 
 const SELECT_SESSIONS_SQL = `
 SELECT s.router_id, s.acct_session_id, s.subscriber_id, s.username, s.status::text AS status, host(s.framed_ip) AS framed_ip,
-       s.calling_station_id, s.nas_port_id,
+       s.delegated_ipv6_prefix::text AS delegated_ipv6_prefix, s.calling_station_id, s.nas_port_id,
        -- Milliseconds as float8 (exact for timestamptz(3)): a number per column, no date text to parse.
        (extract(epoch FROM s.started_at) * 1000)::float8 AS started_ms, (extract(epoch FROM s.last_update_at) * 1000)::float8 AS last_update_ms,
        (extract(epoch FROM s.stopped_at) * 1000)::float8 AS stopped_ms, s.session_time_s,
@@ -156,6 +161,7 @@ interface SessionRow {
   username: string;
   status: SessionStatus;
   framed_ip: string | null;
+  delegated_ipv6_prefix: string | null;
   calling_station_id: string | null;
   nas_port_id: string | null;
   started_ms: number;
@@ -182,6 +188,7 @@ const STAGE_COLUMNS = [
   "username",
   "status",
   "framed_ip",
+  "delegated_ipv6_prefix",
   "calling_station_id",
   "nas_port_id",
   "started_at",
@@ -193,27 +200,39 @@ const STAGE_COLUMNS = [
   "input_bps",
   "output_bps",
   "terminate_cause",
+  "is_new",
 ] as const;
 const CREATE_STAGE_SQL = `
 CREATE TEMP TABLE IF NOT EXISTS ${STAGE_TABLE} (
   router_id int NOT NULL, acct_session_id text NOT NULL, subscriber_id int, username text NOT NULL, status text NOT NULL,
-  framed_ip inet, calling_station_id text, nas_port_id text, started_at timestamptz NOT NULL, last_update_at timestamptz NOT NULL,
+  framed_ip inet, delegated_ipv6_prefix text, calling_station_id text, nas_port_id text, started_at timestamptz NOT NULL, last_update_at timestamptz NOT NULL,
   stopped_at timestamptz, session_time_s int NOT NULL, input_octets bigint NOT NULL, output_octets bigint NOT NULL,
-  input_bps bigint NOT NULL, output_bps bigint NOT NULL, terminate_cause text
+  input_bps bigint NOT NULL, output_bps bigint NOT NULL, terminate_cause text, is_new int NOT NULL
 ) ON COMMIT DELETE ROWS`;
 
 // The state was computed under the advisory lock, so it is written as is; GREATEST and the
 // 'stopped' rule only guard against writers that do not take the lock.
+// A new active session whose NAS did not report Delegated-IPv6-Prefix takes the prefix its
+// Accept handed out: the subscriber's newest open lease on that NAS, else its static
+// prefix. Looked up once per session (its first record), never for interims.
 const UPSERT_SESSIONS_SQL = `
 INSERT INTO radius_sessions AS s
-  (router_id, acct_session_id, subscriber_id, username, status, framed_ip, calling_station_id, nas_port_id,
+  (router_id, acct_session_id, subscriber_id, username, status, framed_ip, delegated_ipv6_prefix, calling_station_id, nas_port_id,
    started_at, last_update_at, stopped_at, session_time_s, input_octets, output_octets, input_bps, output_bps, terminate_cause)
-SELECT router_id, acct_session_id, subscriber_id, username, status::session_status, framed_ip, calling_station_id, nas_port_id,
-       started_at, last_update_at, stopped_at, session_time_s, input_octets, output_octets, input_bps, output_bps, terminate_cause
-  FROM ${STAGE_TABLE}
+SELECT st.router_id, st.acct_session_id, st.subscriber_id, st.username, st.status::session_status, st.framed_ip,
+       COALESCE(st.delegated_ipv6_prefix::inet,
+                CASE WHEN st.is_new = 1 AND st.status = 'active' AND st.subscriber_id IS NOT NULL THEN
+                  COALESCE((SELECT l.prefix FROM ipv6_leases l
+                             WHERE l.subscriber_id = st.subscriber_id AND l.closed_at IS NULL AND l.router_id = st.router_id
+                             ORDER BY l.granted_at DESC LIMIT 1),
+                           (SELECT x.static_ipv6_prefix FROM subscribers x WHERE x.id = st.subscriber_id)) END),
+       st.calling_station_id, st.nas_port_id,
+       st.started_at, st.last_update_at, st.stopped_at, st.session_time_s, st.input_octets, st.output_octets, st.input_bps, st.output_bps, st.terminate_cause
+  FROM ${STAGE_TABLE} st
 ON CONFLICT (router_id, acct_session_id) DO UPDATE SET
   subscriber_id      = EXCLUDED.subscriber_id,
   framed_ip          = EXCLUDED.framed_ip,
+  delegated_ipv6_prefix = COALESCE(EXCLUDED.delegated_ipv6_prefix, s.delegated_ipv6_prefix),
   calling_station_id = EXCLUDED.calling_station_id,
   nas_port_id        = EXCLUDED.nas_port_id,
   status             = CASE WHEN s.status = 'stopped' THEN s.status ELSE EXCLUDED.status END,
@@ -235,6 +254,7 @@ function fromRow(r: SessionRow): SessionState {
     username: r.username,
     status: r.status,
     framedIp: r.framed_ip,
+    delegatedPrefix: r.delegated_ipv6_prefix,
     callingStationId: r.calling_station_id,
     nasPortId: r.nas_port_id,
     startedAt: new Date(r.started_ms),
@@ -352,6 +372,8 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     }
 
     const dirty = new Set<string>();
+    // Sessions this segment creates (no stored row): their IPv6 prefix may come from the Accept.
+    const fresh = new Set<string>();
     for (const it of items) {
       const rec = it.rec;
       const k = key(it.routerId, rec.acctSessionId);
@@ -376,6 +398,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
         username: prev?.username ?? rec.username,
         status: stopped ? "stopped" : "active",
         framedIp: rec.framedIp ?? prev?.framedIp ?? null,
+        delegatedPrefix: rec.delegatedPrefix ?? prev?.delegatedPrefix ?? null,
         callingStationId: rec.callingStationId ?? prev?.callingStationId ?? null,
         nasPortId: rec.nasPortId ?? prev?.nasPortId ?? null,
         startedAt: prev?.startedAt ?? new Date(time.getTime() - rec.sessionTimeS * 1000),
@@ -388,6 +411,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
         outputBps: stopped ? 0n : bps(dOut, elapsedMs),
         terminateCause: prev?.terminateCause ?? rec.terminateCause,
       };
+      if (!prev) fresh.add(k);
       state.set(k, next);
       dirty.add(k);
       out.acct.push({
@@ -406,7 +430,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       });
       if (owner !== null && (dIn > 0n || dOut > 0n)) out.usage.push({ time, subscriberId: owner, routerId: it.routerId, inputOctets: dIn, outputOctets: dOut });
       if (rec.status === "stop" && prev?.status !== "stopped") {
-        out.ended.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, framedIp: next.framedIp, cause: rec.terminateCause ?? "Stop" });
+        out.ended.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, framedIp: next.framedIp, delegatedPrefix: next.delegatedPrefix, cause: rec.terminateCause ?? "Stop" });
       }
       if (!stopped && owner !== null) out.active.push({ routerId: it.routerId, acctSessionId: rec.acctSessionId, subscriberId: owner, callingStationId: next.callingStationId });
       if (rec.status === "start") out.tally.starts++;
@@ -425,6 +449,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       w.text(s.username);
       w.text(s.status);
       w.inet(s.framedIp);
+      w.text(s.delegatedPrefix); // "addr/len": text, cast in the upsert (the COPY inet writer takes host addresses)
       w.text(s.callingStationId);
       w.text(s.nasPortId);
       w.time(s.startedAt);
@@ -436,6 +461,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
       w.int8(s.inputBps);
       w.int8(s.outputBps);
       w.text(s.terminateCause);
+      w.int4(fresh.has(k) ? 1 : 0);
     }
     await copyBinary(c, STAGE_TABLE, STAGE_COLUMNS, w.finish());
     // The upsert runs with COMMIT (or before an Accounting-On/Off, which must see it).
@@ -453,10 +479,11 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
   const applyNas = async (c: pg.PoolClient, routerId: number, cause: string, at: Date, out: { acct: AccountingRecordRow[]; ended: EndedSession[] }): Promise<number> => {
     // Only sessions last heard of before the reboot: a late or resent Accounting-On must
     // not close sessions the router opened after it came back.
-    const r = await c.query<{ acct_session_id: string; subscriber_id: number | null; username: string; session_time_s: number; input_octets: string; output_octets: string; framed_ip: string | null }>(
+    const r = await c.query<{ acct_session_id: string; subscriber_id: number | null; username: string; session_time_s: number; input_octets: string; output_octets: string; framed_ip: string | null; delegated_ipv6_prefix: string | null }>(
       `UPDATE radius_sessions SET status = 'stopped', stopped_at = $3, terminate_cause = COALESCE(terminate_cause, $2), input_bps = 0, output_bps = 0
         WHERE router_id = $1 AND status IN ('active', 'stale') AND last_update_at <= $3
-        RETURNING acct_session_id, subscriber_id, username, session_time_s, input_octets::text, output_octets::text, host(framed_ip) AS framed_ip`,
+        RETURNING acct_session_id, subscriber_id, username, session_time_s, input_octets::text, output_octets::text, host(framed_ip) AS framed_ip,
+                  delegated_ipv6_prefix::text AS delegated_ipv6_prefix`,
       [routerId, cause, at],
     );
     for (const s of r.rows) {
@@ -474,7 +501,7 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
         terminateCause: cause,
         delayTimeS: 0,
       });
-      out.ended.push({ routerId, acctSessionId: s.acct_session_id, subscriberId: s.subscriber_id, framedIp: s.framed_ip, cause });
+      out.ended.push({ routerId, acctSessionId: s.acct_session_id, subscriberId: s.subscriber_id, framedIp: s.framed_ip, delegatedPrefix: s.delegated_ipv6_prefix, cause });
     }
     return r.rows.length;
   };
@@ -557,14 +584,21 @@ export function createSessionStore(pool: pg.Pool, options: SessionStoreOptions =
     },
     async markStale(staleAfterS) {
       const rows = await inTransaction((c) =>
-        c.query<{ router_id: number; acct_session_id: string; subscriber_id: number | null; framed_ip: string | null }>(
+        c.query<{ router_id: number; acct_session_id: string; subscriber_id: number | null; framed_ip: string | null; delegated_ipv6_prefix: string | null }>(
           `UPDATE radius_sessions SET status = 'stale', input_bps = 0, output_bps = 0
             WHERE status = 'active' AND last_update_at < now() - make_interval(secs => $1)
-            RETURNING router_id, acct_session_id, subscriber_id, host(framed_ip) AS framed_ip`,
+            RETURNING router_id, acct_session_id, subscriber_id, host(framed_ip) AS framed_ip, delegated_ipv6_prefix::text AS delegated_ipv6_prefix`,
           [staleAfterS],
         ),
       );
-      const ended = rows.rows.map((r) => ({ routerId: r.router_id, acctSessionId: r.acct_session_id, subscriberId: r.subscriber_id, framedIp: r.framed_ip, cause: "Stale" }));
+      const ended = rows.rows.map((r) => ({
+        routerId: r.router_id,
+        acctSessionId: r.acct_session_id,
+        subscriberId: r.subscriber_id,
+        framedIp: r.framed_ip,
+        delegatedPrefix: r.delegated_ipv6_prefix,
+        cause: "Stale",
+      }));
       counters.staleMarked += ended.length;
       if (ended.length > 0) notifyEnded(ended);
       return ended;

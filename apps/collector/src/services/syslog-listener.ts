@@ -188,8 +188,8 @@ export function createSyslogListener(config: Partial<SyslogListenerConfig>, inge
           }
           ingest.offer(text, ip, receivedAtMs, "udp");
         },
-        dropped(count) {
-          ingest.countDropped(count, "udp_handoff_full");
+        dropped(count, reason) {
+          ingest.countDropped(count, reason === "worker_exit" ? "udp_worker_exit" : "udp_handoff_full");
         },
       },
       log,

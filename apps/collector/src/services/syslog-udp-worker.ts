@@ -14,6 +14,7 @@ import type { UdpWorkerData, UdpWorkerReply, UdpWorkerRequest } from "./syslog-u
 const port = parentPort;
 if (!port) throw new Error("syslog-udp-worker.ts runs as a worker thread (see syslog-udp.ts)");
 const cfg = workerData as UdpWorkerData;
+const taken = new Int32Array(cfg.taken);
 
 const sock = createSocket({ type: cfg.host.includes(":") ? "udp6" : "udp4" });
 
@@ -54,6 +55,7 @@ function flush(): void {
 }
 
 sock.on("message", (msg, rinfo) => {
+  Atomics.add(taken, 0, 1);
   if (unacked + count >= cfg.handoffDatagramsMax) {
     dropped++;
     if (!timer) timer = setTimeout(flush, cfg.batchMs);

@@ -3,6 +3,7 @@
 // hand-off stays within its bound and every datagram it could not take is counted.
 import { spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../log";
 import { createNatIngest } from "./nat-ingest";
@@ -23,6 +24,17 @@ async function until(cond: () => boolean, ms = 15_000) {
     if (Date.now() > end) throw new Error("timed out");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Bytes waiting in the kernel's receive queue of our socket (/proc/net/udp rx_queue). */
+function receiveQueueBytes(localPort: number): number | null {
+  for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const local = f[1];
+    if (!local || Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16) !== localPort) continue;
+    return Number.parseInt(f[4]!.split(":")[1]!, 16);
+  }
+  return null;
 }
 
 const config = (over: Partial<UdpReceiverConfig> = {}): UdpReceiverConfig => ({
@@ -129,6 +141,29 @@ describe("syslog UDP receiver thread", () => {
       await new Promise((res) => setTimeout(res, 50));
     }
     expect(got).toContain("after");
+  });
+
+  it("counts the datagrams a dying worker had received but not handed over", async () => {
+    const got: string[] = [];
+    const drops: [number, string][] = [];
+    // Batches of 10; a partial batch would wait a minute for its timer.
+    const r = createUdpReceiver(
+      config({ batchDatagramsMax: 10, batchMs: 60_000 }),
+      { datagram: (text) => got.push(text), dropped: (n, reason) => drops.push([n, reason]) },
+      silentLogger,
+    );
+    const { port } = await r.start();
+    cleanup.push(() => r.close());
+    const s = await sender();
+    for (let i = 0; i < 17; i++) s.send(`m${i}`, port, "127.0.0.1");
+    await until(() => got.length === 10);
+    // The other 7 are in the worker's unsent batch once the socket's queue is empty.
+    await until(() => receiveQueueBytes(port) === 0);
+    await r.killWorkerForTests();
+    await until(() => r.restarts === 1);
+    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    expect(r.lostInWorkerExit).toBe(7);
+    expect(drops).toEqual([[7, "worker_exit"]]);
   });
 
   it("refuses a port already in use with a clear error", async () => {

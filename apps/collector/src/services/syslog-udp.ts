@@ -19,6 +19,12 @@ import type { Logger } from "../log";
 export interface UdpWorkerData {
   host: string;
   port: number;
+  /**
+   * Int32 slot 0: datagrams the worker took off the socket (including those it dropped),
+   * wrapping. Shared, so what a crashed worker held (its unsent batch, its unreported
+   * drops) can still be counted by the main thread.
+   */
+  taken: SharedArrayBuffer;
   /** Asked for with SO_RCVBUF; 0 = the kernel default. */
   recvBufferBytes: number;
   datagramBytesMax: number;
@@ -67,8 +73,11 @@ export const defaultUdpReceiverConfig: Omit<UdpReceiverConfig, "host" | "port" |
 export interface UdpDelivery {
   /** One datagram (already cut to datagramBytesMax). */
   datagram(text: string, sourceAddress: string, receivedAtMs: number): void;
-  /** Datagrams the worker dropped because the hand-off was full. */
-  dropped(count: number): void;
+  /**
+   * Datagrams lost in the worker: "handoff_full" (the main thread was behind), or
+   * "worker_exit" (received by a worker that died before handing them over).
+   */
+  dropped(count: number, reason: "handoff_full" | "worker_exit"): void;
 }
 
 export interface UdpReceiver {
@@ -78,6 +87,8 @@ export interface UdpReceiver {
   close(): Promise<void>;
   readonly datagrams: number;
   readonly droppedInWorker: number;
+  /** Datagrams a worker had received but not handed over when it died (counted, then restarted). */
+  readonly lostInWorkerExit: number;
   /** Times the worker was restarted after exiting unexpectedly (it is, after 1 s, on the same port). */
   readonly restarts: number;
   /** Terminates the worker as a crash would (tests of the restart). */
@@ -135,7 +146,11 @@ export function createUdpReceiver(config: UdpReceiverConfig, deliver: UdpDeliver
   let worker: Worker | null = null;
   let datagrams = 0;
   let droppedInWorker = 0;
+  let lostInWorkerExit = 0;
   let closed: (() => void) | null = null;
+  // Per worker: its shared "taken" counter and what its batches have accounted for
+  // (delivered + reported drops), compared when it exits.
+  const accounted = new WeakMap<Worker, { taken: Int32Array; handed: number }>();
 
   const onBatch = (w: Worker, m: Extract<UdpWorkerReply, { type: "batch" }>) => {
     const ends = new Uint32Array(m.ends);
@@ -153,8 +168,10 @@ export function createUdpReceiver(config: UdpReceiverConfig, deliver: UdpDeliver
     }
     if (m.dropped > 0) {
       droppedInWorker += m.dropped;
-      deliver.dropped(m.dropped);
+      deliver.dropped(m.dropped, "handoff_full");
     }
+    const a = accounted.get(w);
+    if (a) a.handed = (a.handed + m.count + m.dropped) | 0;
     w.postMessage({ type: "ack", count: m.count } satisfies UdpWorkerRequest);
   };
 
@@ -164,8 +181,10 @@ export function createUdpReceiver(config: UdpReceiverConfig, deliver: UdpDeliver
 
   /** Spawns the worker on `port`; resolves once it listens. */
   const launch = (port: number): Promise<{ port: number; recvBufferBytes: number }> => {
-    const w = spawn({ ...config, port });
+    const taken = new SharedArrayBuffer(4);
+    const w = spawn({ ...config, port, taken });
     worker = w;
+    accounted.set(w, { taken: new Int32Array(taken), handed: 0 });
     return new Promise((resolve, reject) => {
       let listening = false;
       // Restarted on the port actually bound (the configured one may be 0).
@@ -204,8 +223,16 @@ export function createUdpReceiver(config: UdpReceiverConfig, deliver: UdpDeliver
           return;
         }
         if (closing) return;
-        // Datagrams in the batch it was filling are lost with it; the port is rebound.
-        log.error(`syslog UDP worker exited (code ${code}): restarting it on udp/${bound} in 1 s`);
+        // What it had taken off the socket but not handed over (the batch it was filling,
+        // batches posted but never delivered, drops not yet reported) is lost with it:
+        // counted, then the port is rebound.
+        const a = accounted.get(w);
+        const lost = a ? Math.max(0, (Atomics.load(a.taken, 0) - a.handed) | 0) : 0;
+        if (lost > 0) {
+          lostInWorkerExit += lost;
+          deliver.dropped(lost, "worker_exit");
+        }
+        log.error(`syslog UDP worker exited (code ${code}): ${lost} datagrams lost with it; restarting it on udp/${bound} in 1 s`);
         scheduleRestart(bound);
       });
     });
@@ -261,6 +288,9 @@ export function createUdpReceiver(config: UdpReceiverConfig, deliver: UdpDeliver
     },
     get droppedInWorker() {
       return droppedInWorker;
+    },
+    get lostInWorkerExit() {
+      return lostInWorkerExit;
     },
     get restarts() {
       return restarts;

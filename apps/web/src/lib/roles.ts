@@ -39,6 +39,20 @@ export function canLookUpNat(role: OperatorRole): boolean {
   return complianceRoles.includes(role);
 }
 
+// Routers (NAS) administration (docs/radius-auth.md, "Adding a router (NAS)"): the NOC sees
+// the list, only admins add, change or deactivate a router (its shared secret is a key to
+// the RADIUS service).
+export const routerViewRoles: readonly OperatorRole[] = ["noc", "admin"];
+export const routerAdminRoles: readonly OperatorRole[] = ["admin"];
+
+export function canSeeRouters(role: OperatorRole): boolean {
+  return routerViewRoles.includes(role);
+}
+
+export function canManageRouters(role: OperatorRole): boolean {
+  return routerAdminRoles.includes(role);
+}
+
 /** Where an operator lands after login. */
 export function homeFor(role: OperatorRole): "/noc" | "/subscribers" | "/compliance" {
   if (role === "noc") return "/noc";

@@ -3,7 +3,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { Queryable } from "@isp/db/timeseries";
 import type pg from "pg";
 import type { OperatorRole } from "../lib/roles";
-import { complianceRoles, escalationRoles, managerRoles, nocRoles, supportRoles } from "../lib/roles";
+import { complianceRoles, escalationRoles, managerRoles, nocRoles, routerAdminRoles, routerViewRoles, supportRoles } from "../lib/roles";
 import type { SessionOperator } from "../types/next-auth";
 import { currentOperator } from "./auth";
 import { db } from "./db";
@@ -54,6 +54,8 @@ export const nocProcedure = roleProcedure(nocRoles);
 export const supportProcedure = roleProcedure(supportRoles);
 export const managerProcedure = roleProcedure(managerRoles);
 export const escalationProcedure = roleProcedure(escalationRoles);
+export const routerViewProcedure = roleProcedure(routerViewRoles);
+export const routerAdminProcedure = roleProcedure(routerAdminRoles);
 export const complianceProcedure = roleProcedure(complianceRoles).use(({ ctx, next }) =>
   next({ ctx: { pg: (ctx.pg ?? pgPool)() } }),
 );

@@ -1,5 +1,5 @@
 // Typed view of an Accounting-Request (RFC 2866, RFC 2869 gigawords).
-import { getBuffer, getDate, getInt, getIp, getString, type RadiusPacket } from "./codec";
+import { getBuffer, getDate, getInt, getIp, getIpv6Prefix, getString, type RadiusPacket } from "./codec";
 import { enumName } from "./dictionary";
 
 export type AcctStatus = "Start" | "Stop" | "Interim-Update" | "Accounting-On" | "Accounting-Off" | "Failed" | "Unknown";
@@ -13,6 +13,8 @@ export interface AccountingRecord {
   nasIdentifier: string | undefined;
   nasPortId: string | undefined;
   framedIp: string | undefined;
+  /** Delegated-IPv6-Prefix (RFC 4818) the NAS reports, "2400:abcd:12:3400::/56". */
+  delegatedIpv6Prefix: string | undefined;
   callingStationId: string | undefined;
   /** Seconds. */
   sessionTime: number | undefined;
@@ -56,6 +58,7 @@ export function parseAccountingRequest(packet: RadiusPacket): AccountingRecord {
     nasIdentifier: getString(packet, "NAS-Identifier"),
     nasPortId: getString(packet, "NAS-Port-Id"),
     framedIp: getIp(packet, "Framed-IP-Address"),
+    delegatedIpv6Prefix: getIpv6Prefix(packet, "Delegated-IPv6-Prefix"),
     callingStationId: getString(packet, "Calling-Station-Id"),
     sessionTime: getInt(packet, "Acct-Session-Time"),
     inputOctets: combineOctets(getInt(packet, "Acct-Input-Octets"), getInt(packet, "Acct-Input-Gigawords")),

@@ -8,6 +8,7 @@ import {
   VENDOR_SPECIFIC_TYPE,
   type AttributeDef,
 } from "./dictionary";
+import { decodeIpv6Prefix, encodeIpv6Prefix } from "./ipv6-prefix";
 
 export const PacketCode = {
   AccessRequest: 1,
@@ -282,6 +283,12 @@ export function getIp(packet: RadiusPacket, name: string): string | undefined {
   return `${v[s]}.${v[s + 1]}.${v[s + 2]}.${v[s + 3]}`;
 }
 
+/** An ipv6prefix attribute (Framed-IPv6-Prefix, Delegated-IPv6-Prefix) as "addr/len"; undefined when absent or malformed. */
+export function getIpv6Prefix(packet: RadiusPacket, name: string): string | undefined {
+  const r = findDef(packet, name);
+  return r ? decodeIpv6Prefix(packet.raw.subarray(r.start, r.end)) : undefined;
+}
+
 export function getDate(packet: RadiusPacket, name: string): Date | undefined {
   const s = getInt(packet, name);
   return s === undefined ? undefined : new Date(s * 1000);
@@ -304,6 +311,8 @@ export function decodeValue(def: AttributeDef, value: Buffer): DecodedValue {
       return value.length === 8 ? value.readBigUInt64BE(0) : value;
     case "octets":
       return value;
+    case "ipv6prefix":
+      return decodeIpv6Prefix(value) ?? value;
   }
 }
 
@@ -382,6 +391,25 @@ function valueLength(def: AttributeDef, value: AttributeValue): number {
       return 4;
     case "integer64":
       return 8;
+    case "ipv6prefix":
+      if (Buffer.isBuffer(value)) return value.length;
+      if (typeof value === "string") return ipv6PrefixOf(def, value).length;
+      throw new RadiusEncodeError(`${def.name} needs "address/length" or Buffer`);
+  }
+}
+
+// The last prefix encoded by valueLength, reused by writeValue (encoding is synchronous).
+let lastPrefixText = "";
+let lastPrefixBytes: Buffer = Buffer.alloc(0);
+
+function ipv6PrefixOf(def: AttributeDef, text: string): Buffer {
+  if (text === lastPrefixText) return lastPrefixBytes;
+  try {
+    lastPrefixBytes = encodeIpv6Prefix(text);
+    lastPrefixText = text;
+    return lastPrefixBytes;
+  } catch (err) {
+    throw new RadiusEncodeError(`${def.name}: ${(err as Error).message}`);
   }
 }
 
@@ -408,6 +436,9 @@ function writeValue(def: AttributeDef, value: AttributeValue, out: Buffer, offse
       out.writeBigUInt64BE(n, offset);
       return;
     }
+    case "ipv6prefix":
+      (Buffer.isBuffer(value) ? value : ipv6PrefixOf(def, value as string)).copy(out, offset);
+      return;
   }
 }
 

@@ -2,7 +2,8 @@
 // vendor-specific attributes routers in our market send or accept (MikroTik, Cisco,
 // Juniper/ERX). Everything else in the package refers to attributes by these names.
 
-export type AttributeType = "string" | "octets" | "ipaddr" | "integer" | "date" | "integer64";
+/** ipv6prefix: RFC 3162 2.3 (reserved octet, prefix length, prefix octets), text "2400:abcd::/56". */
+export type AttributeType = "string" | "octets" | "ipaddr" | "integer" | "date" | "integer64" | "ipv6prefix";
 
 export interface AttributeDef {
   readonly name: string;
@@ -206,11 +207,11 @@ export const ATTRIBUTES: readonly AttributeDef[] = [
   // RFC 3162 (IPv6)
   std("NAS-IPv6-Address", 95, "octets"),
   std("Framed-Interface-Id", 96, "octets"),
-  std("Framed-IPv6-Prefix", 97, "octets"),
+  std("Framed-IPv6-Prefix", 97, "ipv6prefix"),
   std("Framed-IPv6-Pool", 100, "string"),
   // RFC 5176
   std("Error-Cause", 101, "integer", errorCause),
-  std("Delegated-IPv6-Prefix", 123, "octets"),
+  std("Delegated-IPv6-Prefix", 123, "ipv6prefix"),
 
   // MikroTik (RouterOS dictionary)
   vsa(VendorId.Mikrotik, "Mikrotik-Recv-Limit", 1, "integer"),

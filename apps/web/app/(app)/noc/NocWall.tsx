@@ -30,7 +30,7 @@ function pushSample(history: History, state: NocState): History {
   return next;
 }
 
-/** Open escalations, kept live: any enforcement answer in the noc room may change the count. */
+/** Open escalations, kept live: any enforcement answer in the noc room, or an acknowledgement elsewhere, may change the count. */
 function EscalationsLink({ initial, socket }: { initial: number; socket: Socket | null }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -39,8 +39,10 @@ function EscalationsLink({ initial, socket }: { initial: number; socket: Socket 
     if (!socket) return;
     const onResult = () => void queryClient.invalidateQueries({ queryKey: trpc.escalations.count.queryKey() });
     socket.on("enforcement:result", onResult);
+    socket.on("escalations:changed", onResult);
     return () => {
       socket.off("enforcement:result", onResult);
+      socket.off("escalations:changed", onResult);
     };
   }, [socket, queryClient, trpc]);
   const open = count.data?.open ?? initial;

@@ -8,6 +8,7 @@ import { escalationsRouter } from "./escalations";
 import { liveRouter } from "./live";
 import { nocRouter } from "./noc";
 import { paymentsRouter } from "./payments";
+import { routersRouter } from "./routers";
 import { subscriberRouter } from "./subscriber";
 
 export const appRouter = router({
@@ -20,6 +21,7 @@ export const appRouter = router({
   accounts: accountsRouter,
   billing: billingRouter,
   payments: paymentsRouter,
+  routers: routersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -149,6 +149,8 @@ export async function acknowledgeEscalation(prisma: Prisma, scope: Scope, operat
       INSERT INTO audit_log (operator_id, actor, action, entity_type, entity_id, details)
       VALUES (${operator.id}, ${operator.username}, 'enforcement.escalation_acked', 'subscriber', ${String(row.subscriber_id)},
               ${JSON.stringify({ actionId: String(actionId), kind: row.kind, status: row.status, lastError: row.last_error, note: note ?? null })}::jsonb)`;
+    // Delivered at commit: the collector tells every NOC screen (open counts, other agents' lists).
+    await tx.$executeRaw`SELECT pg_notify('escalation_changed', ${String(actionId)})`;
     return { actionId: String(actionId), ackedAt: done[0]!.at.toISOString() };
   });
 }

@@ -51,7 +51,7 @@ export function Escalations({ initial }: { initial: Escalation[] }) {
   );
 
   // Every enforcement answer reaches the noc room; an escalation (or a retried row's
-  // answer) changes this list.
+  // answer) changes this list, and so does an acknowledgement on another screen.
   const { socket, status } = useLiveSocket();
   const subscribe = useCallback((s: Socket) => void s.emit("subscribe:noc"), []);
   useOnConnect(socket, subscribe);
@@ -60,9 +60,13 @@ export function Escalations({ initial }: { initial: Escalation[] }) {
     const onResult = (payload: unknown) => {
       if (enforcementResultSchema.safeParse(payload).success) refresh();
     };
+    // Another agent's acknowledgement (NOTIFY escalation_changed, relayed by the collector).
+    const onChanged = () => refresh();
     socket.on("enforcement:result", onResult);
+    socket.on("escalations:changed", onChanged);
     return () => {
       socket.off("enforcement:result", onResult);
+      socket.off("escalations:changed", onChanged);
     };
   }, [socket, refresh]);
 
