@@ -128,4 +128,41 @@ describe("IP pools", () => {
     expect(open.some((l) => l.subscriber_id === idle!.subscriber_id)).toBe(false);
     expect(open.some((l) => l.subscriber_id === busy!.subscriber_id)).toBe(true);
   });
+
+  it("a late Stop never frees the address a re-dial was granted since; the re-dial's own Stop does", async () => {
+    const sub = subs[70]!;
+    const first = await allocateAddress(pool, { poolIds: [big], subscriberId: sub, routerId });
+    const ip = first!.ip;
+    const session = (id: string, status: string) =>
+      pool.query(
+        `INSERT INTO radius_sessions (router_id, acct_session_id, subscriber_id, username, framed_ip, status, started_at, last_update_at)
+         VALUES ($1, $2, $3, 'u71', $4, $5::session_status, now() - interval '1 hour', now())`,
+        [routerId, id, sub, ip, status],
+      );
+    // S1 began an hour ago on this lease (granted just before it), then went stale (no interims).
+    await pool.query("UPDATE ip_allocations SET allocated_at = now() - interval '1 hour' WHERE ip = $1 AND released_at IS NULL", [ip]);
+    await session("S1-late", "stale");
+    // The CPE re-dials: the lease is handed out again (S1 is not active) ...
+    const again = await allocateAddress(pool, { poolIds: [big], subscriberId: sub, routerId });
+    expect(again).toEqual({ ip, poolId: big, reused: true });
+    // ... and S1's Stop arrives only now, before the re-dial's Start: the lease stays.
+    await pool.query("UPDATE radius_sessions SET status = 'stopped', stopped_at = now() WHERE acct_session_id = 'S1-late'");
+    expect(await releaseAllocations(pool, [{ routerId, framedIp: ip, acctSessionId: "S1-late" }])).toBe(0);
+    // The re-dial's Start has come; S1's Stop retransmitted once more: still kept (S2 active).
+    await pool.query(
+      `INSERT INTO radius_sessions (router_id, acct_session_id, subscriber_id, username, framed_ip, status, started_at, last_update_at)
+       VALUES ($1, 'S2-redial', $2, 'u71', $3, 'active', now(), now())`,
+      [routerId, sub, ip],
+    );
+    expect(await releaseAllocations(pool, [{ routerId, framedIp: ip, acctSessionId: "S1-late" }])).toBe(0);
+    expect((await leases()).filter((l) => l.ip === ip)).toEqual([{ ip, subscriber_id: sub }]);
+    // Nobody else can be given the address meanwhile.
+    const other = await allocateAddress(pool, { poolIds: [big], subscriberId: subs[71]!, routerId });
+    expect(other?.ip).not.toBe(ip);
+    // The re-dial's own Stop ends the lease and frees the address.
+    await pool.query("UPDATE radius_sessions SET status = 'stopped', stopped_at = now() WHERE acct_session_id = 'S2-redial'");
+    expect(await releaseAllocations(pool, [{ routerId, framedIp: ip, acctSessionId: "S2-redial" }])).toBe(1);
+    expect((await leases()).some((l) => l.ip === ip)).toBe(false);
+    expect((await pool.query("SELECT allocation_id FROM ip_pool_addresses WHERE ip = $1", [ip])).rows[0]).toEqual({ allocation_id: null });
+  });
 });

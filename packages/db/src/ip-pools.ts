@@ -94,24 +94,32 @@ export async function allocateAddress(q: Queryable, input: AllocateInput): Promi
 /**
  * The key that ends a lease: the NAS and the address it reported in Accounting-Stop
  * (Framed-IP-Address). Acct-Session-Id does not exist yet when the address is leased
- * (Access-Accept comes first), so it cannot be the key.
+ * (Access-Accept comes first), so it cannot be the key; it tells which session ended, so a
+ * Stop that arrives late (retransmitted, spooled) never frees the lease a re-dial was
+ * granted since: the lease is ended only if it was (last) granted for that session, at
+ * most 5 s after the session's start, and no active session on the NAS uses the address.
  */
 export interface SessionKey {
   routerId: number;
   framedIp: string;
+  /** The session that ended; without it only the active-session check applies. */
+  acctSessionId?: string | null;
 }
+
+// The release condition shared by releaseAllocation(s): `a` the lease, `k` (router_id, ip,
+// acct_session_id) the ended session's key.
+const releasableLease = `
+  a.ip = k.ip AND a.released_at IS NULL AND a.router_id IS NOT DISTINCT FROM k.router_id
+  -- granted for the session that ended (the Accept comes a moment before its start), not
+  -- re-granted to a re-dial after it (allocateAddress moves allocated_at on reuse)
+  AND NOT EXISTS (SELECT 1 FROM radius_sessions e
+                   WHERE e.router_id = k.router_id AND e.acct_session_id = k.acct_session_id
+                     AND a.allocated_at > e.started_at + interval '5 seconds')
+  AND NOT EXISTS (SELECT 1 FROM radius_sessions r WHERE r.framed_ip = a.ip AND r.status = 'active' AND r.router_id IS NOT DISTINCT FROM k.router_id)`;
 
 /** Ends the open lease of this address on this NAS; false when there was none (static IP, router pool). */
 export async function releaseAllocation(q: Queryable, key: SessionKey, reason = "stop"): Promise<boolean> {
-  const r = await q.query<{ n: number }>(
-    `WITH rel AS (
-       UPDATE ip_allocations SET released_at = now(), release_reason = $3
-        WHERE ip = $2::inet AND released_at IS NULL AND router_id IS NOT DISTINCT FROM $1 RETURNING id),
-     freed AS (UPDATE ip_pool_addresses SET allocation_id = NULL WHERE allocation_id IN (SELECT id FROM rel) RETURNING 1)
-     SELECT (SELECT count(*) FROM rel)::int AS n, (SELECT count(*) FROM freed)::int AS f`,
-    [key.routerId, key.framedIp, reason],
-  );
-  return (r.rows[0]?.n ?? 0) > 0;
+  return (await releaseAllocations(q, [key], reason)) > 0;
 }
 
 /**
@@ -146,13 +154,13 @@ export async function poolsForRouters(q: Queryable): Promise<Map<number | null, 
 export async function releaseAllocations(q: Queryable, keys: readonly SessionKey[], reason = "stop"): Promise<number> {
   if (keys.length === 0) return 0;
   const r = await q.query<{ n: number }>(
-    `WITH k AS (SELECT * FROM unnest($1::int[], $2::inet[]) AS t(router_id, ip)),
+    `WITH k AS (SELECT * FROM unnest($1::int[], $2::inet[], $4::text[]) AS t(router_id, ip, acct_session_id)),
      rel AS (
        UPDATE ip_allocations a SET released_at = now(), release_reason = $3
-         FROM k WHERE a.ip = k.ip AND a.released_at IS NULL AND a.router_id IS NOT DISTINCT FROM k.router_id RETURNING a.id),
+         FROM k WHERE ${releasableLease} RETURNING a.id),
      freed AS (UPDATE ip_pool_addresses SET allocation_id = NULL WHERE allocation_id IN (SELECT id FROM rel) RETURNING 1)
      SELECT (SELECT count(*) FROM rel)::int AS n, (SELECT count(*) FROM freed)::int AS f`,
-    [keys.map((k) => k.routerId), keys.map((k) => k.framedIp), reason],
+    [keys.map((k) => k.routerId), keys.map((k) => k.framedIp), reason, keys.map((k) => k.acctSessionId ?? null)],
   );
   return r.rows[0]?.n ?? 0;
 }

@@ -413,7 +413,7 @@ export function createAccountingService(deps: {
 export function onSessionsEnded(ended: EndedSession[], ctx: { pool: pg.Pool; log: Logger }): void {
   if (ended.length === 0) return;
   ctx.log.debug(`${ended.length} sessions ended`, { causes: [...new Set(ended.map((e) => e.cause))] });
-  void releaseAllocations(ctx.pool, ended.flatMap((e) => (e.framedIp ? [{ routerId: e.routerId, framedIp: e.framedIp }] : []))).catch((err: Error) => ctx.log.warn("address lease release failed (the stale-lease sweep retries)", { error: err.message }));
+  void releaseAllocations(ctx.pool, ended.flatMap((e) => (e.framedIp ? [{ routerId: e.routerId, framedIp: e.framedIp, acctSessionId: e.acctSessionId }] : []))).catch((err: Error) => ctx.log.warn("address lease release failed (the stale-lease sweep retries)", { error: err.message }));
   // IPv6 delegated prefixes: only sessions that had one (no query at all on an IPv4-only network).
   const prefixes = ended.flatMap((e) => (e.delegatedPrefix ? [{ routerId: e.routerId, prefix: e.delegatedPrefix, acctSessionId: e.acctSessionId }] : []));
   if (prefixes.length > 0) {
