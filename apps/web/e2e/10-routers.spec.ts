@@ -173,6 +173,13 @@ test("admin adds a router: the collector answers it at once; deactivated (open s
     await expect.poll(() => exchange(sock, authPort, secret, (id) => accessRequest(id, secret, nasIp)), { timeout: 15_000 }).not.toBeNull();
     // Signed with the old secret: dropped (bad Message-Authenticator), not answered.
     expect(await exchange(sock, authPort, oldSecret, (id) => accessRequest(id, oldSecret, nasIp), 2000)).toBeNull();
+    // The row links to the router's login attempts, where that drop is (the wrong-secret signature).
+    await expect(row.getByTestId("router-auth-log")).toHaveAttribute("href", new RegExp(`^/noc/auth-log\\?router=\\d+$`));
+    const logPage = await page.context().newPage();
+    await logPage.goto((await row.getByTestId("router-auth-log").getAttribute("href"))!);
+    await expect(logPage.getByTestId("filter-router")).not.toHaveValue("");
+    await expect(logPage.locator('[data-testid="auth-log-row"][data-result="drop"]').first()).toBeVisible({ timeout: 15_000 });
+    await logPage.close();
 
     // Accounting from it opens a session; the page shows it.
     const acctSessionId = `e2e-${randomBytes(4).toString("hex")}`;

@@ -4,7 +4,7 @@
 // that bypasses allocatePrefix, release, the stale sweep and the compliance lookup.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { allocatePrefix, createIpv6Pool, ipv6PoolsForRouters, releasePrefixes, releaseStalePrefixes, whoHadPrefix } from "./ipv6-pools";
+import { allocatePrefix, createIpv6Pool, ipv6PoolsForRouters, releasePrefixes, releaseStalePrefixes, whoHadPrefix, whoHadPrefixBetween } from "./ipv6-pools";
 import { createTestDatabase, type TestDatabase } from "./testing";
 
 let db: TestDatabase;
@@ -255,5 +255,28 @@ describe("IPv6 delegation pools", () => {
     expect(await whoHadPrefix(pool, "2400:abcd:12:3400::/56", new Date("2026-11-01T12:30:00+05:00"))).toEqual([]);
     const nas = await whoHadPrefix(pool, "2400:dddd:1:ab::/64", new Date("2026-11-01T10:00:00+05:00"));
     expect(nas.map((h) => [h.subscriberId, h.source, h.acctSessionId, h.routerId])).toEqual([[subs[7], "session", "nas-pd", router2]]);
+  });
+
+  it("who had it over a window: every interval overlapping [from, to], the same answer as whoHadPrefix for a moment, with a limit", async () => {
+    // The rows of the previous test: 10:00-11:00 subs[5], 11:00-12:00 subs[6] (lease), the NAS's own prefix 09:00-10:30 (session).
+    const t = (hhmm: string) => new Date(`2026-11-01T${hhmm}:00+05:00`);
+    const both = await whoHadPrefixBetween(pool, "2400:abcd:12:34ff::10", t("10:30"), t("11:30"));
+    expect(both.rows.map((h) => [h.subscriberId, h.source])).toEqual([
+      [subs[6], "lease"],
+      [subs[5], "lease"],
+    ]);
+    expect(both.truncated).toBe(false);
+    const moment = t("10:30");
+    const point = await whoHadPrefixBetween(pool, "2400:abcd:12:3400::/56", moment, moment);
+    expect(point.rows.map(({ mac: _m, framedIp: _f, ...h }) => h)).toEqual(await whoHadPrefix(pool, "2400:abcd:12:3400::/56", moment));
+    // Half-open intervals: a window ending the instant a lease opens finds it; one starting when it closed does not.
+    expect((await whoHadPrefixBetween(pool, "2400:abcd:12:3400::/56", t("09:00"), t("10:00"))).rows.map((h) => h.subscriberId)).toEqual([subs[5]]);
+    expect((await whoHadPrefixBetween(pool, "2400:abcd:12:3400::/56", t("12:00"), t("13:00"))).rows).toEqual([]);
+    const limited = await whoHadPrefixBetween(pool, "2400:abcd:12:3400::/56", t("09:00"), t("13:00"), 1);
+    expect(limited.rows.map((h) => h.subscriberId)).toEqual([subs[6]]);
+    expect(limited.truncated).toBe(true);
+    const nas = await whoHadPrefixBetween(pool, "2400:dddd:1::/48", t("08:00"), t("09:30"));
+    expect(nas.rows.map((h) => [h.subscriberId, h.source, h.acctSessionId])).toEqual([[subs[7], "session", "nas-pd"]]);
+    await expect(whoHadPrefixBetween(pool, "2400:dddd:1::/48", t("09:30"), t("08:00"))).rejects.toBeInstanceOf(RangeError);
   });
 });

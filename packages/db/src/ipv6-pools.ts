@@ -185,3 +185,71 @@ export async function whoHadPrefix(q: Queryable, prefixOrAddress: string, at: Da
     acctSessionId: x.acct_session_id,
   }));
 }
+
+/** Holders answered by one windowed compliance lookup at most (the caller learns when there were more). */
+export const prefixHoldersLimitMax = 5000;
+
+export interface PrefixHolderInWindow extends PrefixHolder {
+  /** Session rows only: Calling-Station-Id (the CPE's MAC on PPPoE) and the session's IPv4 address. */
+  mac: string | null;
+  framedIp: string | null;
+}
+
+/**
+ * Compliance lookup over a time window: everyone who held `prefixOrAddress` (or a prefix
+ * inside it, or one covering it) at any moment in [`from`, `to`]. With from = to this is
+ * `whoHadPrefix` (an interval [opened, closed) overlapping the window), plus the session's
+ * MAC and IPv4 address. Newest first, at most `limit` rows; `truncated` when there were more.
+ * Both halves use the GiST inet_ops indexes (ipv6_leases_prefix_history_idx, the partial
+ * radius_sessions_delegated_ipv6_prefix_idx) through `&&`.
+ */
+export async function whoHadPrefixBetween(
+  q: Queryable,
+  prefixOrAddress: string,
+  from: Date,
+  to: Date,
+  limit = prefixHoldersLimitMax,
+): Promise<{ rows: PrefixHolderInWindow[]; truncated: boolean }> {
+  if (to.getTime() < from.getTime()) throw new RangeError("the time window ends before it starts");
+  const n = Math.max(1, Math.min(limit, prefixHoldersLimitMax));
+  const r = await q.query<{
+    subscriber_id: number | null;
+    username: string | null;
+    router_id: number | null;
+    prefix: string;
+    from: Date;
+    until: Date | null;
+    source: "lease" | "session";
+    acct_session_id: string | null;
+    mac: string | null;
+    framed_ip: string | null;
+  }>(
+    `SELECT l.subscriber_id, s.pppoe_username AS username, l.router_id, l.prefix::text AS prefix, l.opened_at AS "from", l.closed_at AS until,
+            'lease' AS source, NULL::text AS acct_session_id, NULL::text AS mac, NULL::text AS framed_ip
+       FROM ipv6_leases l LEFT JOIN subscribers s ON s.id = l.subscriber_id
+      WHERE l.prefix && $1::inet AND l.opened_at <= $3 AND (l.closed_at IS NULL OR l.closed_at > $2)
+     UNION ALL
+     SELECT r.subscriber_id, r.username, r.router_id, r.delegated_ipv6_prefix::text, r.started_at, r.stopped_at, 'session', r.acct_session_id,
+            r.calling_station_id, host(r.framed_ip)
+       FROM radius_sessions r
+      WHERE r.delegated_ipv6_prefix IS NOT NULL AND r.delegated_ipv6_prefix && $1::inet AND r.started_at <= $3
+        AND (r.stopped_at IS NULL OR r.stopped_at > $2)
+        AND (r.status <> 'stale' OR r.last_update_at > $2)
+      ORDER BY 5 DESC, 7, 8
+      LIMIT $4`,
+    [prefixOrAddress, from, to, n + 1],
+  );
+  const rows = r.rows.slice(0, n).map((x) => ({
+    subscriberId: x.subscriber_id,
+    username: x.username,
+    routerId: x.router_id,
+    prefix: x.prefix,
+    from: x.from,
+    until: x.until,
+    source: x.source,
+    acctSessionId: x.acct_session_id,
+    mac: x.mac,
+    framedIp: x.framed_ip,
+  }));
+  return { rows, truncated: r.rows.length > n };
+}

@@ -3,7 +3,7 @@ import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { LogoutButton } from "~/components/LogoutButton";
 import { SessionKeepAlive } from "~/components/SessionKeepAlive";
-import { canLookUpNat, canSeeNoc, canSeeRouters, managerRoles } from "~/lib/roles";
+import { canLookUpNat, canSeeNoc, canSeeNocAuthLog, canSeeRouters, managerRoles } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { TrpcReactProvider } from "~/trpc/react";
 
@@ -22,6 +22,7 @@ export default async function AppLayout({ children }: { children: ReactNode }) {
         </Link>
         <nav>
           {canSeeNoc(operator.role) && <Link href="/noc">NOC wall</Link>}
+          {canSeeNocAuthLog(operator.role) && <Link href="/noc/auth-log">Auth log</Link>}
           {canSeeRouters(operator.role) && <Link href="/routers">Routers</Link>}
           <Link href="/subscribers">Subscribers</Link>
           {canLookUpNat(operator.role) && <Link href="/compliance">Compliance</Link>}

@@ -1,6 +1,7 @@
 // Inputs of the compliance lookups, shared by the page (early, friendly errors), the tRPC
 // procedures and the export route handlers (the authoritative check). Pure.
 import { z } from "zod";
+import { parseIpv6Target } from "./ipv6";
 
 /** Widest window one lookup may cover; a legal request names a moment, not a year. */
 export const lookupSpanMaxDays = 31;
@@ -37,6 +38,28 @@ export const lookupQuerySchema = z
   })
   .superRefine(rangeChecks(lookupSpanMaxDays));
 export type LookupQuery = z.output<typeof lookupQuerySchema>;
+
+/**
+ * An IPv6 lookup: one address or a prefix (any spelling, canonicalised) and a window. No
+ * port: with IPv6 there is no NAT, the address belongs to whoever held the covering
+ * delegated prefix (docs/compliance.md "IPv6").
+ */
+export const ipv6LookupQuerySchema = z
+  .object({
+    address: z
+      .string()
+      .max(64, "Enter a valid IPv6 address or prefix")
+      .transform((text, ctx) => {
+        const t = parseIpv6Target(text);
+        if (t.ok) return t.text;
+        ctx.addIssue({ code: "custom", message: t.reason });
+        return z.NEVER;
+      }),
+    from: instant,
+    to: instant,
+  })
+  .superRefine(rangeChecks(lookupSpanMaxDays));
+export type Ipv6LookupQuery = z.output<typeof ipv6LookupQuerySchema>;
 
 const macPattern = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
 
@@ -86,6 +109,18 @@ export function lookupSearchParams(q: LookupQuery, reference?: string): URLSearc
   if (q.publicPort !== null) p.set("port", String(q.publicPort));
   if (reference !== undefined) p.set("ref", reference);
   return p;
+}
+
+/** Export links of an IPv6 lookup: the same `ip`, `from`, `to` (and `ref`), never a port. */
+export function ipv6LookupSearchParams(q: Ipv6LookupQuery, reference?: string): URLSearchParams {
+  const p = new URLSearchParams({ ip: q.address, from: q.from, to: q.to });
+  if (reference !== undefined) p.set("ref", reference);
+  return p;
+}
+
+/** An export link's `ip` with a colon is an IPv6 question (answered from the prefix holders); a port is ignored. */
+export function ipv6LookupQueryFromSearchParams(p: URLSearchParams): z.ZodSafeParseResult<Ipv6LookupQuery> {
+  return ipv6LookupQuerySchema.safeParse({ address: p.get("ip") ?? "", from: p.get("from") ?? "", to: p.get("to") ?? "" });
 }
 
 export function lookupQueryFromSearchParams(p: URLSearchParams): z.ZodSafeParseResult<LookupQuery> {

@@ -12,6 +12,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const reportFormat = "isp-compliance-report/1";
+/** An IPv6 report: the same envelope, records are prefix holders (no NAT). */
+export const ipv6ReportFormat = "isp-compliance-report-ipv6/1";
 
 /** Names of the PDF information-dictionary entries that carry the signed report. */
 export const pdfInfoKeys = {

@@ -39,6 +39,21 @@ export function canLookUpNat(role: OperatorRole): boolean {
   return complianceRoles.includes(role);
 }
 
+// The auth log (docs/radius-auth.md, "Auth log"). Per subscriber: staff who answer "why
+// can't I connect", dealers only for their own subscribers (ctx.scope); compliance, like the
+// billing panel, is left out (its reads are the audited lawful-request lookups). Across all
+// routers (/noc/auth-log): the NOC and support desks, never dealers.
+export const authLogSubscriberRoles: readonly OperatorRole[] = ["support", "noc", "admin", "manager", "dealer"];
+export const authLogNocRoles: readonly OperatorRole[] = ["noc", "admin", "support"];
+
+export function canSeeSubscriberAuthLog(role: OperatorRole): boolean {
+  return authLogSubscriberRoles.includes(role);
+}
+
+export function canSeeNocAuthLog(role: OperatorRole): boolean {
+  return authLogNocRoles.includes(role);
+}
+
 // Routers (NAS) administration (docs/radius-auth.md, "Adding a router (NAS)"): the NOC sees
 // the list, only admins add, change or deactivate a router (its shared secret is a key to
 // the RADIUS service).

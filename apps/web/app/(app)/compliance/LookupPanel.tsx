@@ -1,10 +1,21 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { firstIssue, lookupQuerySchema, lookupSearchParams, reportReferenceSchema, type LookupQuery } from "~/lib/compliance-query";
+import {
+  firstIssue,
+  ipv6LookupQuerySchema,
+  lookupQuerySchema,
+  lookupSearchParams,
+  reportReferenceSchema,
+  type Ipv6LookupQuery,
+  type LookupQuery,
+} from "~/lib/compliance-query";
+import { looksLikeIpv6 } from "~/lib/ipv6";
 import { formatPkt, formatUtc, parsePktLocal } from "~/lib/pkt";
 import type { LookupResult, NatRecord } from "~/server/compliance/dto";
 import { useTRPC } from "~/trpc/react";
+import { Ipv6Results } from "./Ipv6Results";
+import { ExportActions } from "./ExportActions";
 import { TimeField } from "./TimeField";
 
 /** Minutes either side of a single moment: router clocks and log delivery drift by seconds to minutes. */
@@ -13,9 +24,10 @@ const minuteMs = 60_000;
 
 const hostPort = (ip: string, port: number | null) => (port === null ? ip : ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-function buildQuery(f: { ip: string; port: string; mode: "at" | "range"; at: string; tolerance: number; from: string; to: string }): { query: LookupQuery } | { error: string } {
-  const port = f.port.trim();
-  if (port !== "" && !/^\d{1,5}$/.test(port)) return { error: "Port must be a number from 0 to 65535" };
+type LookupForm = { ip: string; port: string; mode: "at" | "range"; at: string; tolerance: number; from: string; to: string };
+
+/** The window the form names: a moment ± the tolerance, or a range (PKT inputs). */
+function formWindow(f: LookupForm): { from: Date; to: Date } | { error: string } {
   let from: Date | null;
   let to: Date | null;
   if (f.mode === "at") {
@@ -28,12 +40,29 @@ function buildQuery(f: { ip: string; port: string; mode: "at" | "range"; at: str
     to = parsePktLocal(f.to);
     if (!from || !to) return { error: "Enter both ends of the range (PKT)" };
   }
+  return { from, to };
+}
+
+function buildQuery(f: LookupForm): { query: LookupQuery } | { error: string } {
+  const port = f.port.trim();
+  if (port !== "" && !/^\d{1,5}$/.test(port)) return { error: "Port must be a number from 0 to 65535" };
+  const w = formWindow(f);
+  if ("error" in w) return w;
+  const { from, to } = w;
   const parsed = lookupQuerySchema.safeParse({
     publicIp: f.ip,
     publicPort: port === "" ? null : Number(port),
     from: from.toISOString(),
     to: to.toISOString(),
   });
+  return parsed.success ? { query: parsed.data } : { error: firstIssue(parsed.error) };
+}
+
+/** An IPv6 address or prefix: the port (if typed) is ignored, there is no NAT to resolve. */
+function buildIpv6Query(f: LookupForm): { query: Ipv6LookupQuery } | { error: string } {
+  const w = formWindow(f);
+  if ("error" in w) return w;
+  const parsed = ipv6LookupQuerySchema.safeParse({ address: f.ip, from: w.from.toISOString(), to: w.to.toISOString() });
   return parsed.success ? { query: parsed.data } : { error: firstIssue(parsed.error) };
 }
 
@@ -141,22 +170,7 @@ function Results({ result }: { result: LookupResult }) {
           </table>
         </div>
       )}
-      <div className="actions-row wrap">
-        <a className="button" href={csvHref} download data-testid="export-csv">
-          Download CSV
-        </a>
-        <label className="inline">
-          Request reference
-          <input value={reference} onChange={(e) => setReference(e.target.value)} maxLength={120} placeholder="e.g. FIA/CCW/2026/1234" data-testid="report-reference" />
-        </label>
-        {pdfHref ? (
-          <a className="button primary" href={pdfHref} download data-testid="export-pdf">
-            Download signed PDF
-          </a>
-        ) : (
-          <span className="muted">Enter the request reference to produce the signed PDF report.</span>
-        )}
-      </div>
+      <ExportActions csvHref={csvHref} pdfHref={pdfHref} reference={reference} onReference={setReference} />
     </section>
   );
 }
@@ -164,6 +178,7 @@ function Results({ result }: { result: LookupResult }) {
 export function LookupPanel({ nowPkt }: { nowPkt: string }) {
   const trpc = useTRPC();
   const lookup = useMutation(trpc.compliance.lookup.mutationOptions());
+  const lookupV6 = useMutation(trpc.compliance.lookupIpv6.mutationOptions());
   const [ip, setIp] = useState("");
   const [port, setPort] = useState("");
   const [mode, setMode] = useState<"at" | "range">("at");
@@ -173,9 +188,25 @@ export function LookupPanel({ nowPkt }: { nowPkt: string }) {
   const [to, setTo] = useState(nowPkt);
   const [formError, setFormError] = useState<string | null>(null);
 
+  const ipv6 = looksLikeIpv6(ip);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const built = buildQuery({ ip, port, mode, at, tolerance, from, to });
+    const form = { ip, port, mode, at, tolerance, from, to };
+    // One answer on screen at a time: the other kind's is cleared.
+    if (ipv6) {
+      lookup.reset();
+      const built = buildIpv6Query(form);
+      if ("error" in built) {
+        setFormError(built.error);
+        lookupV6.reset();
+        return;
+      }
+      setFormError(null);
+      lookupV6.mutate(built.query);
+      return;
+    }
+    lookupV6.reset();
+    const built = buildQuery(form);
     if ("error" in built) {
       setFormError(built.error);
       lookup.reset();
@@ -185,23 +216,34 @@ export function LookupPanel({ nowPkt }: { nowPkt: string }) {
     lookup.mutate(built.query);
   };
 
-  const serverError = lookup.error
-    ? lookup.error.data?.code === "FORBIDDEN"
-      ? "Your role may not look up NAT records."
-      : lookup.error.message
-    : null;
+  const failed = lookup.error ?? lookupV6.error;
+  const serverError = failed ? (failed.data?.code === "FORBIDDEN" ? "Your role may not look up NAT records." : failed.message) : null;
+  const pending = lookup.isPending || lookupV6.isPending;
 
   return (
     <div className="stack">
       <form className="card form-grid" onSubmit={submit} noValidate data-testid="lookup-form">
         <label className="field">
-          <span>Public IP address</span>
-          <input value={ip} onChange={(e) => setIp(e.target.value)} placeholder="203.0.113.10" maxLength={45} className="mono" data-testid="lookup-ip" />
+          <span>Public IP address (IPv4, or IPv6 address / prefix)</span>
+          <input
+            value={ip}
+            onChange={(e) => setIp(e.target.value)}
+            placeholder="203.0.113.10 or 2400:abcd:12:3401::10"
+            maxLength={64}
+            className="mono"
+            data-testid="lookup-ip"
+          />
         </label>
-        <label className="field">
-          <span>Public port (optional)</span>
-          <input value={port} onChange={(e) => setPort(e.target.value)} placeholder="any" inputMode="numeric" maxLength={5} className="mono" data-testid="lookup-port" />
-        </label>
+        {ipv6 ? (
+          <p className="field muted" data-testid="lookup-ipv6-note">
+            IPv6: no port needed. IPv6 is not translated (no NAT): the address belongs to whoever held the delegated prefix covering it at that time.
+          </p>
+        ) : (
+          <label className="field">
+            <span>Public port (optional)</span>
+            <input value={port} onChange={(e) => setPort(e.target.value)} placeholder="any" inputMode="numeric" maxLength={5} className="mono" data-testid="lookup-port" />
+          </label>
+        )}
         <fieldset className="field">
           <span>Time</span>
           <label className="inline">
@@ -232,8 +274,8 @@ export function LookupPanel({ nowPkt }: { nowPkt: string }) {
           </>
         )}
         <div className="field end">
-          <button type="submit" className="primary" disabled={lookup.isPending} data-testid="lookup-submit">
-            {lookup.isPending ? "Looking up…" : "Look up"}
+          <button type="submit" className="primary" disabled={pending} data-testid="lookup-submit">
+            {pending ? "Looking up…" : "Look up"}
           </button>
         </div>
       </form>
@@ -243,6 +285,7 @@ export function LookupPanel({ nowPkt }: { nowPkt: string }) {
         </p>
       )}
       {lookup.data && !formError && <Results key={lookup.data.auditId} result={lookup.data} />}
+      {lookupV6.data && !formError && <Ipv6Results key={lookupV6.data.auditId} result={lookupV6.data} />}
     </div>
   );
 }

@@ -53,7 +53,16 @@ function EscalationsLink({ initial, socket }: { initial: number; socket: Socket 
   );
 }
 
-export function NocWall({ initial, escalations = null }: { initial: NocState; escalations?: number | null }) {
+export function NocWall({
+  initial,
+  escalations = null,
+  authLog = false,
+}: {
+  initial: NocState;
+  escalations?: number | null;
+  /** Link to /noc/auth-log (roles that may read it). */
+  authLog?: boolean;
+}) {
   const { socket, status } = useLiveSocket();
   const [state, setState] = useState<NocState>(initial);
   const [history, setHistory] = useState<History>(() => pushSample({}, initial));
@@ -102,6 +111,11 @@ export function NocWall({ initial, escalations = null }: { initial: NocState; es
           updated {formatClock(state.at)}
         </span>
         {escalations !== null && <EscalationsLink initial={escalations} socket={socket} />}
+        {authLog && (
+          <Link href="/noc/auth-log" data-testid="auth-log-link">
+            Auth log
+          </Link>
+        )}
       </div>
 
       <section className="wall-stats">

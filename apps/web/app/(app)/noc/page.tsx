@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { canHandleEscalations, canSeeNoc } from "~/lib/roles";
+import { canHandleEscalations, canSeeNoc, canSeeNocAuthLog } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { serverApi } from "~/trpc/server";
 import { NocWall } from "./NocWall";
@@ -15,5 +15,5 @@ export default async function NocPage() {
   const api = await serverApi();
   const snapshot = await api.noc.snapshot();
   const escalations = canHandleEscalations(operator.role) ? (await api.escalations.count()).open : null;
-  return <NocWall initial={snapshot} escalations={escalations} />;
+  return <NocWall initial={snapshot} escalations={escalations} authLog={canSeeNocAuthLog(operator.role)} />;
 }

@@ -257,6 +257,11 @@ export function RoutersAdmin({ initial, canManage }: { initial: RouterRowDto[]; 
                 <tr key={r.id} data-testid="router-row" data-router-id={r.id} data-name={r.name} data-active={r.active ? "true" : "false"}>
                   <td>
                     <strong>{r.name}</strong>
+                    <br />
+                    {/* Everyone who sees this page (noc, admin) may read the auth log. */}
+                    <Link href={`/noc/auth-log?router=${r.id}`} className="muted" data-testid="router-auth-log">
+                      login attempts
+                    </Link>
                   </td>
                   <td className="mono">{r.ipAddress}</td>
                   <td>{r.vendor}</td>

@@ -92,3 +92,40 @@ export const verifyResultSchema = z.object({
   resultCount: z.number().int().nullable(),
 });
 export type VerifyResult = z.infer<typeof verifyResultSchema>;
+
+/** The query of an IPv6 lookup, shaped like the NAT one (so the audit log and the report verifier read both), port always null. */
+export const ipv6QueryDtoSchema = z.object({
+  family: z.literal("ipv6"),
+  /** Canonical address ("2400:abcd:12:3401::10") or prefix ("2400:abcd:12:3400::/56"). */
+  publicIp: z.string(),
+  publicPort: z.null(),
+  from: z.string(),
+  to: z.string(),
+});
+
+/** One holder of the queried IPv6 address or prefix: a lease (the database granted it) or a session (the NAS reported it). */
+export const prefixHolderRecordSchema = z.object({
+  source: z.enum(["lease", "session"]),
+  /** The delegated prefix as granted or reported. */
+  prefix: z.string(),
+  from: z.string(),
+  /** null: still held. */
+  until: z.string().nullable(),
+  routerName: z.string().nullable(),
+  /** PPPoE user name (the session's, or the subscriber's for a lease). */
+  username: z.string().nullable(),
+  acctSessionId: z.string().nullable(),
+  /** Session rows: Calling-Station-Id and the session's IPv4 address. */
+  mac: z.string().nullable(),
+  framedIp: z.string().nullable(),
+  subscriber: complianceSubscriberSchema.nullable(),
+});
+export type PrefixHolderRecord = z.infer<typeof prefixHolderRecordSchema>;
+
+export const ipv6LookupResultSchema = z.object({
+  query: ipv6QueryDtoSchema,
+  rows: z.array(prefixHolderRecordSchema),
+  truncated: z.boolean(),
+  auditId: z.string(),
+});
+export type Ipv6LookupResult = z.infer<typeof ipv6LookupResultSchema>;

@@ -1,8 +1,8 @@
 import "server-only";
 import PDFDocument from "pdfkit";
 import { formatPkt, formatUtc } from "../../lib/pkt";
-import { pdfInfoKeys, type SignedReport } from "../../lib/report-signature";
-import { hostPort, type ReportData } from "../services/compliance";
+import { ipv6ReportFormat, pdfInfoKeys, type SignedReport } from "../../lib/report-signature";
+import { hostPort, type Ipv6ReportData, type ReportData } from "../services/compliance";
 
 const margin = 40;
 const footerGap = 18;
@@ -15,7 +15,8 @@ const pktUtc = (iso: string): string => `${formatPkt(iso)} (${formatUtc(iso)})`;
  * The report as an A4 PDF: the data the signature covers, printed, then the signature and
  * how to check it. The signed data itself rides in the document information dictionary.
  */
-export function renderReportPdf(data: ReportData, signed: SignedReport): Promise<Buffer> {
+export function renderReportPdf(data: ReportData | Ipv6ReportData, signed: SignedReport): Promise<Buffer> {
+  const ipv6 = data.format === ipv6ReportFormat;
   const doc = new PDFDocument({
     size: "A4",
     layout: "landscape",
@@ -47,11 +48,16 @@ export function renderReportPdf(data: ReportData, signed: SignedReport): Promise
   };
 
   doc.font("Helvetica-Bold").fontSize(18).text(data.isp);
-  doc.font("Helvetica").fontSize(13).text("Subscriber identification report (NAT log lookup)");
+  doc.font("Helvetica").fontSize(13).text(ipv6 ? "Subscriber identification report (IPv6 delegated prefix lookup)" : "Subscriber identification report (NAT log lookup)");
   doc.moveDown(0.6);
   kv("Request reference", data.reference);
-  kv("Public IP", data.query.publicIp);
-  kv("Public port", data.query.publicPort === null ? "any" : String(data.query.publicPort));
+  if (ipv6) {
+    kv(data.query.publicIp.includes("/") ? "IPv6 prefix" : "IPv6 address", data.query.publicIp);
+    kv("Port", "not applicable: IPv6 is not translated (no NAT); the address belongs to the holder of the delegated prefix covering it");
+  } else {
+    kv("Public IP", data.query.publicIp);
+    kv("Public port", data.query.publicPort === null ? "any" : String(data.query.publicPort));
+  }
   kv("From", pktUtc(data.query.from));
   kv("To", pktUtc(data.query.to));
   kv("Generated at", pktUtc(data.generatedAt));
@@ -62,32 +68,61 @@ export function renderReportPdf(data: ReportData, signed: SignedReport): Promise
   doc.moveTo(margin, doc.y).lineTo(margin + width, doc.y).stroke();
   doc.moveDown(0.5);
 
-  if (data.records.length === 0) {
-    doc.font("Helvetica-Oblique").fontSize(11).text("No NAT record matches this address, port and time window.");
+  if (data.format === ipv6ReportFormat) {
+    if (data.records.length === 0) {
+      doc.font("Helvetica-Oblique").fontSize(11).text("No holder: no delegated prefix covering this address (or inside this prefix) was leased or in use in this time window.");
+    }
+    data.records.forEach((r, i) => {
+      if (doc.y + 5 * lineHeight > doc.page.height - doc.page.margins.bottom) doc.addPage();
+      doc
+        .font("Helvetica-Bold")
+        .fontSize(10)
+        .text(`${i + 1}.  Delegated prefix ${r.prefix}   held ${pktUtc(r.from)}  until  ${r.until ? pktUtc(r.until) : "still held"}`, { width });
+      const s = r.subscriber;
+      doc
+        .font("Helvetica")
+        .fontSize(9)
+        .text(
+          s
+            ? `Subscriber ${s.accountNo}   ${s.name}   CNIC ${s.cnic}   phone ${s.phone}   address ${s.address}, ${s.city}`
+            : "Subscriber: not identified (the record names no subscriber)",
+          { width },
+        );
+      doc.text(
+        `Source: ${r.source === "lease" ? "lease granted by this ISP's prefix pool" : "prefix reported by the router in RADIUS accounting"}; PPPoE user ${r.username ?? "unknown"}; router ${r.routerName ?? "unknown"}` +
+          (r.source === "session" ? `; Acct-Session-Id ${r.acctSessionId ?? "unknown"}; MAC ${r.mac ?? "unknown"}; IPv4 ${r.framedIp ?? "unknown"}` : ""),
+        { width },
+      );
+      doc.moveDown(0.4);
+    });
+  } else {
+    if (data.records.length === 0) {
+      doc.font("Helvetica-Oblique").fontSize(11).text("No NAT record matches this address, port and time window.");
+    }
+    data.records.forEach((r, i) => {
+      if (doc.y + recordLines * lineHeight > doc.page.height - doc.page.margins.bottom) doc.addPage();
+      doc.font("Helvetica-Bold").fontSize(10).text(`${i + 1}.  ${pktUtc(r.time)}   ${r.protocol.toUpperCase()} ${r.event}   router ${r.routerName ?? "unknown"}`);
+      doc
+        .font("Helvetica")
+        .fontSize(9)
+        .text(`Private ${hostPort(r.privateIp, r.privatePort)}  ->  public ${hostPort(r.publicIp, r.publicPort)}  ->  destination ${hostPort(r.destIp, r.destPort)}`);
+      const s = r.subscriber;
+      doc.text(
+        s
+          ? `Subscriber ${s.accountNo}   ${s.name}   CNIC ${s.cnic}   phone ${s.phone}   address ${s.address}, ${s.city}`
+          : "Subscriber: not identified (no RADIUS session held this private address at that time)",
+        { width },
+      );
+      const ses = r.session;
+      doc.text(
+        ses
+          ? `RADIUS session: login ${pktUtc(ses.loginAt)}, logoff ${ses.logoffAt ? pktUtc(ses.logoffAt) : "still online"}; MAC ${ses.mac ?? "unknown"}; framed IP ${ses.framedIp ?? "unknown"}; PPPoE user ${ses.username}; Acct-Session-Id ${ses.acctSessionId} on ${ses.routerName}`
+          : `RADIUS session: none found${r.pppoeUser ? `; router logged PPPoE user ${r.pppoeUser}` : ""}${r.srcMac ? `; source MAC ${r.srcMac}` : ""}`,
+        { width },
+      );
+      doc.moveDown(0.4);
+    });
   }
-  data.records.forEach((r, i) => {
-    if (doc.y + recordLines * lineHeight > doc.page.height - doc.page.margins.bottom) doc.addPage();
-    doc.font("Helvetica-Bold").fontSize(10).text(`${i + 1}.  ${pktUtc(r.time)}   ${r.protocol.toUpperCase()} ${r.event}   router ${r.routerName ?? "unknown"}`);
-    doc
-      .font("Helvetica")
-      .fontSize(9)
-      .text(`Private ${hostPort(r.privateIp, r.privatePort)}  ->  public ${hostPort(r.publicIp, r.publicPort)}  ->  destination ${hostPort(r.destIp, r.destPort)}`);
-    const s = r.subscriber;
-    doc.text(
-      s
-        ? `Subscriber ${s.accountNo}   ${s.name}   CNIC ${s.cnic}   phone ${s.phone}   address ${s.address}, ${s.city}`
-        : "Subscriber: not identified (no RADIUS session held this private address at that time)",
-      { width },
-    );
-    const ses = r.session;
-    doc.text(
-      ses
-        ? `RADIUS session: login ${pktUtc(ses.loginAt)}, logoff ${ses.logoffAt ? pktUtc(ses.logoffAt) : "still online"}; MAC ${ses.mac ?? "unknown"}; framed IP ${ses.framedIp ?? "unknown"}; PPPoE user ${ses.username}; Acct-Session-Id ${ses.acctSessionId} on ${ses.routerName}`
-        : `RADIUS session: none found${r.pppoeUser ? `; router logged PPPoE user ${r.pppoeUser}` : ""}${r.srcMac ? `; source MAC ${r.srcMac}` : ""}`,
-      { width },
-    );
-    doc.moveDown(0.4);
-  });
 
   if (doc.y + 11 * lineHeight > doc.page.height - doc.page.margins.bottom) doc.addPage();
   doc.moveDown(0.5);

@@ -1,6 +1,7 @@
 import "server-only";
 import { createCallerFactory, router } from "../trpc";
 import { accountsRouter } from "./accounts";
+import { authLogRouter } from "./auth-log";
 import { billingRouter } from "./billing";
 import { complianceRouter } from "./compliance";
 import { enforcementRouter } from "./enforcement";
@@ -22,6 +23,7 @@ export const appRouter = router({
   billing: billingRouter,
   payments: paymentsRouter,
   routers: routersRouter,
+  authLog: authLogRouter,
 });
 
 export type AppRouter = typeof appRouter;

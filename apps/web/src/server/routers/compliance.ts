@@ -1,11 +1,11 @@
 import "server-only";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { lookupQuerySchema, sessionQuerySchema } from "../../lib/compliance-query";
+import { ipv6LookupQuerySchema, lookupQuerySchema, sessionQuerySchema } from "../../lib/compliance-query";
 import { reportPdfBytesMax, verifyReportPdf } from "../../lib/report-signature";
-import { lookupResultSchema, sessionResultSchema, verifyResultSchema } from "../compliance/dto";
+import { ipv6LookupResultSchema, lookupResultSchema, sessionResultSchema, verifyResultSchema } from "../compliance/dto";
 import { signingKey } from "../compliance/signing-key";
-import { auditVerification, lookupNatRecords, searchSessionHistory } from "../services/compliance";
+import { auditVerification, lookupNatRecords, lookupPrefixHolders, searchSessionHistory } from "../services/compliance";
 import { complianceProcedure, router } from "../trpc";
 
 /** The storage layer throws RangeError for inputs it refuses (bad address, inverted or too wide a window). */
@@ -33,6 +33,12 @@ export const complianceRouter = router({
     .input(lookupQuerySchema)
     .output(lookupResultSchema)
     .mutation(({ ctx, input }) => badInput(lookupNatRecords({ prisma: ctx.prisma, pg: ctx.pg, operator: ctx.operator }, input))),
+
+  /** IPv6 address or prefix + window -> who held the covering delegated prefix (no NAT, no port); audited like `lookup`. */
+  lookupIpv6: complianceProcedure
+    .input(ipv6LookupQuerySchema)
+    .output(ipv6LookupResultSchema)
+    .mutation(({ ctx, input }) => badInput(lookupPrefixHolders({ prisma: ctx.prisma, pg: ctx.pg, operator: ctx.operator }, input))),
 
   sessions: complianceProcedure
     .input(sessionQuerySchema)

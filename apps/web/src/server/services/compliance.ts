@@ -1,12 +1,22 @@
 import "server-only";
 import type { createPrisma } from "@isp/db/client";
+import { whoHadPrefixBetween } from "@isp/db/ipv6-pools";
 import { lookupNat, searchSessions, type NatLookupRow, type SessionHistoryRow } from "@isp/db/nat-log";
 import type { Queryable } from "@isp/db/timeseries";
 import { toCsv } from "../../lib/csv";
-import { lookupLimitMax, normalizeMac, sessionLimitMax, type LookupQuery, type SessionQuery } from "../../lib/compliance-query";
+import { lookupLimitMax, normalizeMac, sessionLimitMax, type Ipv6LookupQuery, type LookupQuery, type SessionQuery } from "../../lib/compliance-query";
 import { formatPkt, formatUtc } from "../../lib/pkt";
-import { reportFormat } from "../../lib/report-signature";
-import type { ComplianceSession, ComplianceSubscriber, LookupResult, NatRecord, SessionRecord, SessionResult } from "../compliance/dto";
+import { ipv6ReportFormat, reportFormat } from "../../lib/report-signature";
+import type {
+  ComplianceSession,
+  ComplianceSubscriber,
+  Ipv6LookupResult,
+  LookupResult,
+  NatRecord,
+  PrefixHolderRecord,
+  SessionRecord,
+  SessionResult,
+} from "../compliance/dto";
 
 type Prisma = ReturnType<typeof createPrisma>;
 
@@ -165,11 +175,11 @@ export async function findNatRecords(deps: Omit<ComplianceDeps, "operator">, que
   return { query: dto, rows, truncated: found.truncated, sessionsIncomplete };
 }
 
-/** The audit row of a lookup or an export: who (the operator), when (the row's time), the query, how many results. */
+/** The audit row of a lookup or an export (IPv4 NAT or IPv6 holders): who (the operator), when (the row's time), the query, how many results. */
 export async function auditLookup(
   deps: Pick<ComplianceDeps, "prisma" | "operator">,
   action: LookupAuditAction,
-  result: NatLookup,
+  result: NatLookup | Ipv6Lookup,
   details: Record<string, unknown> = {},
 ): Promise<string> {
   const subscriberIds = [...new Set(result.rows.flatMap((r) => (r.subscriber ? [r.subscriber.id] : [])))];
@@ -327,6 +337,129 @@ export function reportData(
 ): ReportData {
   return {
     format: reportFormat,
+    isp: meta.isp,
+    reference: meta.reference,
+    generatedAt: meta.generatedAt.toISOString(),
+    operator: { username: meta.operator.username, name: meta.operator.name },
+    query: result.query,
+    resultCount: result.rows.length,
+    truncated: result.truncated,
+    records: result.rows,
+  };
+}
+
+// ---- IPv6: no NAT. An address belongs to whoever held the covering delegated prefix. ----
+
+/** An IPv6 lookup's answer before (or without) its audit row. */
+export type Ipv6Lookup = Omit<Ipv6LookupResult, "auditId">;
+
+/**
+ * Who held the IPv6 address (or prefix) at any moment of the window: the lease history and
+ * the sessions' recorded prefixes (`whoHadPrefixBetween`), with subscriber and router.
+ * Not audited: callers go through `lookupPrefixHolders` or audit before anything leaves.
+ */
+export async function findPrefixHolders(deps: Omit<ComplianceDeps, "operator">, query: Ipv6LookupQuery): Promise<Ipv6Lookup> {
+  const from = new Date(query.from);
+  const to = new Date(query.to);
+  const found = await whoHadPrefixBetween(deps.pg, query.address, from, to, lookupLimitMax);
+  const subscribers = await subscribersById(
+    deps.prisma,
+    found.rows.flatMap((h) => (h.subscriberId === null ? [] : [h.subscriberId])),
+  );
+  const routerIds = [...new Set(found.rows.flatMap((h) => (h.routerId === null ? [] : [h.routerId])))];
+  const routers = routerIds.length
+    ? new Map((await deps.prisma.router.findMany({ where: { id: { in: routerIds } }, select: { id: true, name: true } })).map((r) => [r.id, r.name]))
+    : new Map<number, string>();
+  const rows: PrefixHolderRecord[] = found.rows.map((h) => ({
+    source: h.source,
+    prefix: h.prefix,
+    from: h.from.toISOString(),
+    until: h.until?.toISOString() ?? null,
+    routerName: h.routerId !== null ? (routers.get(h.routerId) ?? null) : null,
+    username: h.username,
+    acctSessionId: h.acctSessionId,
+    mac: h.mac,
+    framedIp: h.framedIp,
+    subscriber: h.subscriberId !== null ? (subscribers.get(h.subscriberId) ?? null) : null,
+  }));
+  return {
+    query: { family: "ipv6", publicIp: query.address, publicPort: null, from: from.toISOString(), to: to.toISOString() },
+    rows,
+    truncated: found.truncated,
+  };
+}
+
+/** IPv6 lookup plus its audit row, written before the answer leaves. */
+export async function lookupPrefixHolders(deps: ComplianceDeps, query: Ipv6LookupQuery, action: LookupAuditAction = "compliance.lookup"): Promise<Ipv6LookupResult> {
+  const result = await findPrefixHolders(deps, query);
+  const auditId = await auditLookup(deps, action, result);
+  return { ...result, auditId };
+}
+
+export const ipv6CsvHeader = [
+  "queried",
+  "source",
+  "delegated_prefix",
+  "from_pkt",
+  "from_utc",
+  "until_pkt",
+  "until_utc",
+  "router",
+  "account_no",
+  "name",
+  "cnic",
+  "phone",
+  "address",
+  "city",
+  "pppoe_username",
+  "acct_session_id",
+  "mac",
+  "framed_ip",
+] as const;
+
+export function ipv6LookupCsv(result: Ipv6Lookup): string {
+  const rows = result.rows.map((r) => [
+    result.query.publicIp,
+    r.source,
+    r.prefix,
+    formatPkt(r.from),
+    formatUtc(r.from),
+    r.until ? formatPkt(r.until) : "still held",
+    r.until ? formatUtc(r.until) : "still held",
+    r.routerName,
+    r.subscriber?.accountNo,
+    r.subscriber?.name,
+    r.subscriber?.cnic,
+    r.subscriber?.phone,
+    r.subscriber?.address,
+    r.subscriber?.city,
+    r.username,
+    r.acctSessionId,
+    r.mac,
+    r.framedIp,
+  ]);
+  return toCsv(ipv6CsvHeader, rows);
+}
+
+/** The signed content of an IPv6 report: the same envelope as `ReportData`, records are holders. */
+export interface Ipv6ReportData {
+  format: typeof ipv6ReportFormat;
+  isp: string;
+  reference: string;
+  generatedAt: string;
+  operator: { username: string; name: string };
+  query: Ipv6Lookup["query"];
+  resultCount: number;
+  truncated: boolean;
+  records: PrefixHolderRecord[];
+}
+
+export function ipv6ReportData(
+  result: Ipv6Lookup,
+  meta: { isp: string; reference: string; generatedAt: Date; operator: ComplianceActor },
+): Ipv6ReportData {
+  return {
+    format: ipv6ReportFormat,
     isp: meta.isp,
     reference: meta.reference,
     generatedAt: meta.generatedAt.toISOString(),

@@ -50,7 +50,18 @@ function useNow(periodMs: number): number {
   return now;
 }
 
-export function SubscriberView({ initial, canDisconnect, billing = null }: { initial: SubscriberDetail; canDisconnect: boolean; billing?: ReactNode }) {
+export function SubscriberView({
+  initial,
+  canDisconnect,
+  billing = null,
+  authLog = null,
+}: {
+  initial: SubscriberDetail;
+  canDisconnect: boolean;
+  billing?: ReactNode;
+  /** The login attempts panel (AuthLogPanel), for roles that may read the auth log. */
+  authLog?: ReactNode;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const detail = useQuery(trpc.subscriber.get.queryOptions({ id: initial.id }, { initialData: initial })).data ?? initial;
@@ -261,6 +272,8 @@ export function SubscriberView({ initial, canDisconnect, billing = null }: { ini
           </div>
         )}
       </section>
+
+      {authLog}
 
       <div className="grid-2">
         <section className="card">

@@ -1,9 +1,10 @@
 import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
 import { notFound, redirect } from "next/navigation";
-import { canDisconnect, canRecordBank, canRecordCash, canReversePayment, canSeeAccounts } from "~/lib/roles";
+import { canDisconnect, canRecordBank, canRecordCash, canReversePayment, canSeeAccounts, canSeeSubscriberAuthLog } from "~/lib/roles";
 import { currentOperator } from "~/server/auth";
 import { serverApi } from "~/trpc/server";
+import { AuthLogPanel } from "./AuthLogPanel";
 import { BillingPanel } from "./BillingPanel";
 import { SubscriberView } from "./SubscriberView";
 
@@ -26,6 +27,7 @@ export default async function SubscriberPage({ params }: { params: Promise<{ id:
     <SubscriberView
       initial={detail}
       canDisconnect={canDisconnect(operator.role)}
+      authLog={canSeeSubscriberAuthLog(operator.role) ? <AuthLogPanel subscriberId={id} /> : null}
       billing={
         canSeeAccounts(operator.role) ? (
           <BillingPanel

@@ -1,10 +1,12 @@
-import { firstIssue, lookupQueryFromSearchParams, reportReferenceSchema } from "~/lib/compliance-query";
+import { firstIssue, ipv6LookupQueryFromSearchParams, lookupQueryFromSearchParams, reportReferenceSchema } from "~/lib/compliance-query";
+import { looksLikeIpv6 } from "~/lib/ipv6";
 import { signReport } from "~/lib/report-signature";
 import { env } from "~/env";
 import { attachment, complianceDeps, fileSafe, textResponse } from "~/server/compliance/http";
 import { renderReportPdf } from "~/server/compliance/pdf";
 import { signingKey } from "~/server/compliance/signing-key";
-import { auditLookup, findNatRecords, reportData } from "~/server/services/compliance";
+import type { ComplianceActor, ComplianceDeps, Ipv6Lookup, NatLookup } from "~/server/services/compliance";
+import { auditLookup, findNatRecords, findPrefixHolders, ipv6ReportData, reportData } from "~/server/services/compliance";
 
 export const dynamic = "force-dynamic";
 
@@ -15,23 +17,42 @@ export async function GET(req: Request): Promise<Response> {
   const gate = await complianceDeps();
   if ("denied" in gate) return gate.denied;
   const params = new URL(req.url).searchParams;
+  const reference = reportReferenceSchema.safeParse(params.get("ref") ?? "");
+  // An IPv6 address or prefix: the holders of the covering delegated prefix, signed the same way.
+  if (looksLikeIpv6(params.get("ip") ?? "")) {
+    const parsed = ipv6LookupQueryFromSearchParams(params);
+    if (!parsed.success) return textResponse(400, firstIssue(parsed.error));
+    if (!reference.success) return textResponse(400, firstIssue(reference.error));
+    return signedPdf(gate, reference.data, () => findPrefixHolders(gate.deps, parsed.data), ipv6ReportData);
+  }
   const parsed = lookupQueryFromSearchParams(params);
   if (!parsed.success) return textResponse(400, firstIssue(parsed.error));
-  const reference = reportReferenceSchema.safeParse(params.get("ref") ?? "");
   if (!reference.success) return textResponse(400, firstIssue(reference.error));
+  return signedPdf(gate, reference.data, () => findNatRecords(gate.deps, parsed.data), reportData);
+}
+
+type ReportMeta = Parameters<typeof reportData>[1];
+
+/** Finds, signs, renders, audits (reference + SHA-256 of the signed data), answers the PDF. */
+async function signedPdf<R extends NatLookup | Ipv6Lookup>(
+  gate: { deps: ComplianceDeps; operator: ComplianceActor },
+  reference: string,
+  find: () => Promise<R>,
+  toData: (result: R, meta: ReportMeta) => Parameters<typeof renderReportPdf>[0],
+): Promise<Response> {
   try {
-    const result = await findNatRecords(gate.deps, parsed.data);
+    const result = await find();
     const key = signingKey();
-    const data = reportData(result, { isp: env.ispName, reference: reference.data, generatedAt: new Date(), operator: gate.operator });
+    const data = toData(result, { isp: env.ispName, reference, generatedAt: new Date(), operator: gate.operator });
     const signed = signReport(data, key.privateKey);
     const pdf = await renderReportPdf(data, signed);
     await auditLookup(gate.deps, "compliance.export.pdf", result, {
       format: "pdf",
-      reference: reference.data,
+      reference,
       reportSha256: signed.sha256,
       keyFingerprint: signed.fingerprint,
     });
-    return attachment(new Uint8Array(pdf), "application/pdf", `compliance-report-${fileSafe(reference.data)}.pdf`);
+    return attachment(new Uint8Array(pdf), "application/pdf", `compliance-report-${fileSafe(reference)}.pdf`);
   } catch (err) {
     if (err instanceof RangeError) return textResponse(400, err.message);
     throw err;
