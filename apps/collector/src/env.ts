@@ -28,7 +28,7 @@ const schema = z.object({
   /** Local state: the accounting spool (docs/radius-accounting.md). */
   COLLECTOR_DATA_DIR: z.string().min(1).default(".data/collector"),
   ACCT_SPOOL_MAX_BYTES: z.coerce.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
-  ACCT_SLOW_WRITE_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  ACCT_SLOW_WRITE_MS: z.coerce.number().int().min(10).max(60_000).default(50),
   /** NAT syslog listener (docs/nat-ingest.md): SYSLOG=off, or a port "off", turns it off. */
   SYSLOG: onOff.default(true),
   SYSLOG_HOST: z.string().min(1).default("0.0.0.0"),
