@@ -168,6 +168,8 @@ describe("/ppp/secret on local-auth routers", () => {
     for (const sim of [simApi, simRest]) await waitFor("profile", () => secretOn(sim, s.username)?.profile === "biz-50m");
     await act("terminate", s.id);
     for (const sim of [simApi, simRest]) await waitFor("removed on terminate", () => !secretOn(sim, s.username));
+    // The audit row follows the router's answer: wait for the sync to finish writing it.
+    await collector.internals.secretSync!.idle();
     const audit = await pool.query<{ action: string; n: number }>(
       "SELECT action, count(*)::int AS n FROM audit_log WHERE entity_id = $1 AND action LIKE 'secret.%' GROUP BY action ORDER BY action",
       [String(s.id)],
