@@ -14,6 +14,7 @@ import { RadiusClient } from "@isp/network/radius/client";
 import { freeTcpPort, sendAcct, sessionRecords, sleep } from "./acct-test-util";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
+import { loopbackEndpoints } from "./test-collector";
 
 const parent = mkdtempSync(join(tmpdir(), "acct-outage-"));
 const pgDir = join(parent, "pg");
@@ -32,13 +33,7 @@ beforeAll(async () => {
     await prisma.$disconnect();
   }
   collector = createCollector({
-    databaseUrl: server.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(server.url),
     authSecret: "collector-test-secret-0123456789",
     dataDir: join(parent, "collector"),
     poolMax: 4,

@@ -14,6 +14,7 @@ import { DEMO_NAS, DEMO_SUBSCRIBER, generateSubscribers, seed } from "@isp/db/se
 import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
+import { loopbackEndpoints } from "./test-collector";
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -25,13 +26,7 @@ beforeAll(async () => {
   await seed(db.prisma, { subscribers: 50 });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-test-secret-0123456789",
     subscriberChangesPollMs: 100,
     log: silentLogger,
@@ -188,13 +183,7 @@ describe("bad input is a counted drop, never a crash", () => {
 describe("backpressure: a blocked database spools; a full spool means no ACK, and the retransmit is stored", () => {
   it("acknowledges from the spool while PostgreSQL is blocked, refuses beyond the spool bound, then stores everything once", async () => {
     const tight = createCollector({
-      databaseUrl: db.url,
-      radiusHost: "127.0.0.1",
-      authPort: 0,
-      acctPort: 0,
-      liveHost: "127.0.0.1",
-      livePort: 0,
-      liveCorsOrigin: "http://localhost:3000",
+      ...loopbackEndpoints(db.url),
       authSecret: "collector-test-secret-0123456789",
       dataDir: mkdtempSync(join(tmpdir(), "collector-bp-")),
       // Room for a few records only (a binary spool frame of these Starts is ~70 bytes).

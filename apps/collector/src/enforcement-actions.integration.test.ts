@@ -17,6 +17,7 @@ import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
 import type { EnforcementResultEvent, NocState } from "./services/live-hub";
+import { loopbackEndpoints } from "./test-collector";
 
 const secret = "demo-secret-2026";
 const dialled = 16;
@@ -90,13 +91,7 @@ beforeAll(async () => {
     )
   ).rows;
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret,
     liveTickMs: 200,
     acctInterimIntervalS: 60,

@@ -14,6 +14,7 @@ import { seed } from "@isp/db/seed";
 import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
+import { loopbackEndpoints } from "./test-collector";
 
 const secret = "demo-secret-2026";
 const dialled = 4;
@@ -79,13 +80,7 @@ beforeAll(async () => {
     )
   ).rows;
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-tls-test-secret-0123456789",
     liveTickMs: 200,
     acctInterimIntervalS: 60,

@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
 import { createFupEnforcer } from "./services/fup-enforcer";
+import { loopbackEndpoints } from "./test-collector";
 
 const secret = "demo-secret-2026";
 let db: TestDatabase;
@@ -61,13 +62,7 @@ beforeAll(async () => {
   ).rows;
   await pool.query("UPDATE subscribers SET plan_id = $1, expires_at = NULL WHERE id = ANY($2)", [planId, subs.map((s) => s.id)]);
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-fup-test-secret-0123456789",
     acctInterimIntervalS: 60,
     enforcement: { sweepIntervalMs: 200, backoffBaseMs: 100, backoffMaxMs: 200 },

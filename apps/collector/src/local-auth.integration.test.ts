@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import { silentLogger } from "./log";
 import { createReconciler, type Reconciler } from "./services/reconciler";
+import { loopbackEndpoints } from "./test-collector";
 
 const secret = "demo-secret-2026";
 let db: TestDatabase;
@@ -73,13 +74,7 @@ beforeAll(async () => {
     )
   ).rows;
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "local-auth-test-secret-0123456789abcdef",
     acctInterimIntervalS: 60,
     enforcement: { sweepIntervalMs: 200, backoffBaseMs: 100, backoffMaxMs: 200, adapterTimeoutMs: 2000 },

@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from "@isp/db/testing";
 import { createCollector, type Collector } from "./collector";
 import type { EnforcementResultEvent, NocState } from "./services/live-hub";
 import { silentLogger } from "./log";
+import { loopbackEndpoints } from "./test-collector";
 
 const authSecret = "collector-sim-test-secret-0123456789";
 const dialled = 20;
@@ -48,13 +49,7 @@ beforeAll(async () => {
     )
   ).rows;
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret,
     acctInterimIntervalS: 60,
     enforcement: { sweepIntervalMs: 500 },

@@ -19,6 +19,7 @@ import { decodePacket, describeAttributes, getBuffer, PacketCode, type Attribute
 import { decryptMppeKey, generateAuthenticatorResponse, generateNtResponse, getAsymmetricStartKey, getMasterKey, hashNtPasswordHash, ntPasswordHash } from "@isp/network/radius/mschap";
 import { createCollector, type Collector } from "../collector";
 import { silentLogger } from "../log";
+import { loopbackEndpoints } from "../test-collector";
 
 const run = promisify(execFile);
 const SECRET = DEMO_NAS.secret;
@@ -91,13 +92,7 @@ beforeAll(async () => {
   await createPool(pool, { name: "r6-pool", network: "100.70.0.0/30", routerId: routerIds["127.0.0.6"] });
 
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-test-secret-0123456789",
     subscriberChangesPollMs: 60_000, // invalidation must come from NOTIFY in these tests
     acctInterimIntervalS: 300,

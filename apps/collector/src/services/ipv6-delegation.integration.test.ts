@@ -21,6 +21,7 @@ import { createLogger, silentLogger } from "../log";
 import { createAuthLogWriter } from "./auth-log-writer";
 import { createAuthService } from "./auth-service";
 import { createRouterCache, createSubscriberCache, createUsageCache } from "./caches";
+import { loopbackEndpoints } from "../test-collector";
 
 const SECRET = DEMO_NAS.secret;
 const V6 = "127.0.0.31"; // MikroTik with an IPv4 pool and a delegated-prefix pool
@@ -65,13 +66,7 @@ beforeAll(async () => {
   await createIpv6Pool(pool, { name: "demo-pd", network: "2400:cccc::/48", prefixLength: 56, routerId: routerIds[DEMO_NAS.ip] });
 
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-test-secret-0123456789",
     subscriberChangesPollMs: 60_000,
     acctInterimIntervalS: 300,

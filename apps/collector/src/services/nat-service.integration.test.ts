@@ -15,6 +15,7 @@ import { encodeRequest } from "@isp/network/radius/auth";
 import { PacketCode } from "@isp/network/radius/codec";
 import { createCollector, type Collector } from "../collector";
 import { silentLogger } from "../log";
+import { loopbackEndpoints } from "../test-collector";
 
 const run = promisify(execFile);
 let db: TestDatabase;
@@ -27,13 +28,7 @@ beforeAll(async () => {
   await seed(db.prisma, { subscribers: 5 });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   collector = createCollector({
-    databaseUrl: db.url,
-    radiusHost: "127.0.0.1",
-    authPort: 0,
-    acctPort: 0,
-    liveHost: "127.0.0.1",
-    livePort: 0,
-    liveCorsOrigin: "http://localhost:3000",
+    ...loopbackEndpoints(db.url),
     authSecret: "collector-test-secret-0123456789",
     dataDir,
     nat: { syslog: { host: "127.0.0.1", udpPort: 0, tcpPort: 0 }, ingest: { flushIntervalMs: 20, logEveryMs: 0 } },
