@@ -4,6 +4,7 @@ import { ipv6LookupSearchParams, reportReferenceSchema } from "~/lib/compliance-
 import { formatPkt, formatUtc } from "~/lib/pkt";
 import type { Ipv6LookupResult } from "~/server/compliance/dto";
 import { ExportActions } from "./ExportActions";
+import { SubscriberCell } from "./SubscriberCell";
 
 /** The answer of an IPv6 lookup: who held the delegated prefix covering the address (or inside the prefix). */
 export function Ipv6Results({ result }: { result: Ipv6LookupResult }) {
@@ -64,21 +65,7 @@ export function Ipv6Results({ result }: { result: Ipv6LookupResult }) {
                     {r.prefix}
                   </td>
                   <td>
-                    {r.subscriber ? (
-                      <div className="stack tight">
-                        <span>
-                          <strong data-testid="ipv6-account">{r.subscriber.accountNo}</strong> {r.subscriber.name}
-                        </span>
-                        <span className="mono">
-                          CNIC <span data-testid="ipv6-cnic">{r.subscriber.cnic}</span> · {r.subscriber.phone}
-                        </span>
-                        <span className="wrap-cell">
-                          {r.subscriber.address}, {r.subscriber.city}
-                        </span>
-                      </div>
-                    ) : (
-                      <span className="muted">not identified</span>
-                    )}
+                    <SubscriberCell subscriber={r.subscriber} testIdPrefix="ipv6" />
                   </td>
                   <td>
                     <div className="stack tight">

@@ -16,6 +16,7 @@ import type { LookupResult, NatRecord } from "~/server/compliance/dto";
 import { useTRPC } from "~/trpc/react";
 import { Ipv6Results } from "./Ipv6Results";
 import { ExportActions } from "./ExportActions";
+import { SubscriberCell } from "./SubscriberCell";
 import { TimeField } from "./TimeField";
 
 /** Minutes either side of a single moment: router clocks and log delivery drift by seconds to minutes. */
@@ -145,21 +146,7 @@ function Results({ result }: { result: LookupResult }) {
                   <td className="mono">{hostPort(r.publicIp, r.publicPort)}</td>
                   <td className="mono">{hostPort(r.destIp, r.destPort)}</td>
                   <td>
-                    {r.subscriber ? (
-                      <div className="stack tight">
-                        <span>
-                          <strong data-testid="nat-account">{r.subscriber.accountNo}</strong> {r.subscriber.name}
-                        </span>
-                        <span className="mono">
-                          CNIC <span data-testid="nat-cnic">{r.subscriber.cnic}</span> · {r.subscriber.phone}
-                        </span>
-                        <span className="wrap-cell">
-                          {r.subscriber.address}, {r.subscriber.city}
-                        </span>
-                      </div>
-                    ) : (
-                      <span className="muted">not identified</span>
-                    )}
+                    <SubscriberCell subscriber={r.subscriber} testIdPrefix="nat" />
                   </td>
                   <td>
                     <SessionCell r={r} />

@@ -331,12 +331,18 @@ export interface ReportData {
   records: NatRecord[];
 }
 
-export function reportData(
-  result: NatLookup,
-  meta: { isp: string; reference: string; generatedAt: Date; operator: ComplianceActor },
-): ReportData {
+/** What a signed report says besides its records: the same for IPv4 (NAT) and IPv6 (holders). */
+export interface ReportMeta {
+  isp: string;
+  reference: string;
+  generatedAt: Date;
+  operator: ComplianceActor;
+}
+
+/** The envelope in its signed key order; `records` are the result's rows as shown on the page. */
+function reportEnvelope<F extends string, Q, R>(format: F, result: { query: Q; rows: R[]; truncated: boolean }, meta: ReportMeta) {
   return {
-    format: reportFormat,
+    format,
     isp: meta.isp,
     reference: meta.reference,
     generatedAt: meta.generatedAt.toISOString(),
@@ -346,6 +352,10 @@ export function reportData(
     truncated: result.truncated,
     records: result.rows,
   };
+}
+
+export function reportData(result: NatLookup, meta: ReportMeta): ReportData {
+  return reportEnvelope(reportFormat, result, meta);
 }
 
 // ---- IPv6: no NAT. An address belongs to whoever held the covering delegated prefix. ----
@@ -454,19 +464,6 @@ export interface Ipv6ReportData {
   records: PrefixHolderRecord[];
 }
 
-export function ipv6ReportData(
-  result: Ipv6Lookup,
-  meta: { isp: string; reference: string; generatedAt: Date; operator: ComplianceActor },
-): Ipv6ReportData {
-  return {
-    format: ipv6ReportFormat,
-    isp: meta.isp,
-    reference: meta.reference,
-    generatedAt: meta.generatedAt.toISOString(),
-    operator: { username: meta.operator.username, name: meta.operator.name },
-    query: result.query,
-    resultCount: result.rows.length,
-    truncated: result.truncated,
-    records: result.rows,
-  };
+export function ipv6ReportData(result: Ipv6Lookup, meta: ReportMeta): Ipv6ReportData {
+  return reportEnvelope(ipv6ReportFormat, result, meta);
 }

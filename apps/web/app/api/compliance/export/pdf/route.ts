@@ -5,7 +5,7 @@ import { env } from "~/env";
 import { attachment, complianceDeps, fileSafe, textResponse } from "~/server/compliance/http";
 import { renderReportPdf } from "~/server/compliance/pdf";
 import { signingKey } from "~/server/compliance/signing-key";
-import type { ComplianceActor, ComplianceDeps, Ipv6Lookup, NatLookup } from "~/server/services/compliance";
+import type { ComplianceActor, ComplianceDeps, Ipv6Lookup, NatLookup, ReportMeta } from "~/server/services/compliance";
 import { auditLookup, findNatRecords, findPrefixHolders, ipv6ReportData, reportData } from "~/server/services/compliance";
 
 export const dynamic = "force-dynamic";
@@ -30,8 +30,6 @@ export async function GET(req: Request): Promise<Response> {
   if (!reference.success) return textResponse(400, firstIssue(reference.error));
   return signedPdf(gate, reference.data, () => findNatRecords(gate.deps, parsed.data), reportData);
 }
-
-type ReportMeta = Parameters<typeof reportData>[1];
 
 /** Finds, signs, renders, audits (reference + SHA-256 of the signed data), answers the PDF. */
 async function signedPdf<R extends NatLookup | Ipv6Lookup>(
